@@ -1,0 +1,81 @@
+"""Schema changes for the chat database, as an ordered list of named migrations.
+
+Each migration runs once, inside the same transaction that records its name in the
+`migrations` table (the simonw/llm pattern). Migrations describe the schema as it was at
+that point in time, so they never import the live table definitions from `server.store`.
+Append new migrations; never edit or reorder applied ones.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Connection, Index, MetaData, String, Table, Text, select
+
+Migration = Callable[[Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def _migrations_table(metadata: MetaData) -> Table:
+    return Table(
+        "migrations",
+        metadata,
+        Column("name", String(255), primary_key=True),
+        Column("applied_at", String(32), nullable=False),
+    )
+
+
+@migration
+def m001_initial(conn: Connection) -> None:
+    # Rows are keyed by (user_id, id): a user who guesses another user's id gets a row of
+    # their own instead of touching the other's. created_at is a sortable UTC string so
+    # ordering is exact and identical on every dialect.
+    md = MetaData()
+    threads = Table(
+        "threads",
+        md,
+        Column("user_id", String(255), primary_key=True),
+        Column("id", String(255), primary_key=True),
+        Column("created_at", String(32), nullable=False),
+        Column("data", Text, nullable=False),
+    )
+    items = Table(
+        "items",
+        md,
+        Column("user_id", String(255), primary_key=True),
+        Column("thread_id", String(255), primary_key=True),
+        Column("id", String(255), primary_key=True),
+        Column("created_at", String(32), nullable=False),
+        Column("data", Text, nullable=False),
+    )
+    Table(
+        "attachments",
+        md,
+        Column("user_id", String(255), primary_key=True),
+        Column("id", String(255), primary_key=True),
+        Column("data", Text, nullable=False),
+    )
+    Index("threads_user_created", threads.c.user_id, threads.c.created_at)
+    Index("items_thread_created", items.c.thread_id, items.c.created_at)
+    md.create_all(conn)
+
+
+def apply_migrations(conn: Connection) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied (empty: no-op)."""
+    table = _migrations_table(MetaData())
+    table.create(conn, checkfirst=True)
+    done = set(conn.scalars(select(table.c.name)))
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        fn(conn)
+        now = datetime.now(UTC).isoformat()
+        conn.execute(table.insert().values(name=fn.__name__, applied_at=now))
+        applied.append(fn.__name__)
+    return applied
