@@ -1,0 +1,64 @@
+# kb: `make run` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+KB := $(VENV)/bin/kb
+DOCS ?= data/docs
+STAMP := $(VENV)/.installed
+UI_BUILD := server/static/index.html
+UI_SOURCES := $(shell find ui -path ui/node_modules -prune -o -type f -print 2>/dev/null)
+
+.PHONY: install run test ingest serve eval bench logs lint format clean browser
+
+install: $(STAMP) $(UI_BUILD)
+
+# torch comes first from the local CPU wheel: a plain resolve would pull GBs of CUDA.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(UI_BUILD): $(UI_SOURCES)
+	@if [ -f ui/package.json ]; then \
+		cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	fi
+
+# Debian's Chromium for the browser tests (Playwright must not download its own).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	$(KB) ingest $(DOCS)
+	$(KB) serve
+
+ingest: install
+	$(KB) ingest $(DOCS)
+
+serve: install
+	$(KB) serve
+
+test: install browser
+	$(PY) -m pytest
+	@if [ -f ui/package.json ]; then cd ui && npm test; fi
+
+eval: install
+	$(KB) eval ../shared/eval/scifact
+	$(KB) eval ../shared/eval/sec-10-q
+
+bench: install
+	$(KB) bench
+
+logs: install
+	$(KB) logs
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) ui/node_modules server/static

@@ -1,0 +1,1 @@
+"""Turn a folder of documents into chunks in the knowledge index."""

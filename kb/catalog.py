@@ -1,0 +1,275 @@
+"""The catalog: documents, chunks and the lexical index in one SQLite database.
+
+SQLite is the source of truth for what is indexed. A document's chunks and their lexical
+entries change in one transaction, so search never sees a document half-updated; Chroma
+vectors whose chunk ids are not in the catalog are ignored and cleaned up.
+
+Lexical search is SQLite's FTS5 with the Porter stemmer, ranked by its built-in BM25.
+"""
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.lexical import query_terms
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE documents (
+            doc_id TEXT PRIMARY KEY,
+            root TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            content_hash TEXT,
+            title TEXT,
+            error TEXT,
+            indexed_at REAL,
+            UNIQUE (root, path)
+        );
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            chunk_id TEXT NOT NULL UNIQUE,
+            doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+            ord INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            heading TEXT NOT NULL,
+            page INTEGER,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX chunks_doc ON chunks (doc_id, ord);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            body, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        -- vector ids written to Chroma but not yet committed here (crash recovery)
+        CREATE TABLE pending_vectors (chunk_id TEXT PRIMARY KEY);
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    doc_id: str
+    root: str
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    title: str | None
+    error: str | None
+    indexed_at: float | None
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    chunk_id: str
+    doc_id: str
+    ord: int
+    title: str
+    heading: str
+    page: int | None
+    text: str
+    source: str
+    root: str
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    chunk_id: str
+    title: str
+    heading: str
+    page: int | None
+    text: str
+    body: str  # what the lexical index sees: title, headings and text
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """One connection per thread: the server searches from worker threads."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, at REAL)")
+            done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+            for name, script in MIGRATIONS:
+                if name not in done:
+                    for statement in filter(str.strip, script.split(";")):
+                        db.execute(statement)
+                    db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- meta ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- documents ----------------------------------------------------------------------
+
+    def documents(self, root: str | None = None) -> list[DocumentRecord]:
+        sql = "SELECT * FROM documents" + (" WHERE root = ?" if root else "")
+        rows = self.db.execute(sql, (root,) if root else ())
+        return [DocumentRecord(*row) for row in rows]
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return DocumentRecord(*row) if row else None
+
+    def upsert_document(self, db: sqlite3.Connection, record: DocumentRecord) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.doc_id,
+                record.root,
+                record.path,
+                record.size,
+                record.mtime_ns,
+                record.content_hash,
+                record.title,
+                record.error,
+                record.indexed_at,
+            ),
+        )
+
+    def chunk_ids(self, doc_id: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ord", (doc_id,)
+        )
+        return [row[0] for row in rows]
+
+    def replace_chunks(self, db: sqlite3.Connection, doc_id: str, chunks: list[NewChunk]) -> None:
+        self.delete_chunks(db, doc_id)
+        for ord_, chunk in enumerate(chunks):
+            cursor = db.execute(
+                "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, page, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (chunk.chunk_id, doc_id, ord_, chunk.title, chunk.heading, chunk.page, chunk.text),
+            )
+            db.execute(
+                "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)", (cursor.lastrowid, chunk.body)
+            )
+
+    def delete_chunks(self, db: sqlite3.Connection, doc_id: str) -> None:
+        db.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)",
+            (doc_id,),
+        )
+        db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+
+    def delete_document(self, db: sqlite3.Connection, doc_id: str) -> None:
+        self.delete_chunks(db, doc_id)
+        db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    # -- pending vectors (written to Chroma, not yet committed here) ----------------------
+
+    def add_pending(self, db: sqlite3.Connection, chunk_ids: Iterable[str]) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO pending_vectors VALUES (?)", [(c,) for c in chunk_ids]
+        )
+
+    def clear_pending(self, db: sqlite3.Connection, chunk_ids: Iterable[str]) -> None:
+        db.executemany("DELETE FROM pending_vectors WHERE chunk_id = ?", [(c,) for c in chunk_ids])
+
+    def orphaned_pending(self) -> list[str]:
+        """Pending vector ids that never made it into the catalog."""
+        rows = self.db.execute(
+            "SELECT p.chunk_id FROM pending_vectors p"
+            " LEFT JOIN chunks c ON c.chunk_id = p.chunk_id WHERE c.chunk_id IS NULL"
+        )
+        return [row[0] for row in rows]
+
+    def clear_all_pending(self) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM pending_vectors")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
+        found: dict[str, ChunkRow] = {}
+        for start in range(0, len(chunk_ids), 500):
+            batch = chunk_ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self.db.execute(
+                "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.page, c.text,"
+                " d.path, d.root FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
+                f" WHERE c.chunk_id IN ({marks})",
+                batch,
+            )
+            found.update((row[0], ChunkRow(*row)) for row in rows)
+        return found
+
+    def lexical_search(
+        self, query: str, limit: int, doc_ids: list[str] | None = None
+    ) -> list[tuple[str, float]]:
+        terms = query_terms(query)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        sql = (
+            "SELECT c.chunk_id, -bm25(chunks_fts) AS score FROM chunks_fts"
+            " JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?"
+        )
+        params: list = [match]
+        if doc_ids is not None:
+            sql += f" AND c.doc_id IN ({','.join('?' * len(doc_ids))})"
+            params += doc_ids
+        sql += " ORDER BY rank LIMIT ?"
+        return [(row[0], row[1]) for row in self.db.execute(sql, [*params, limit])]
+
+    def counts(self, root: str | None = None) -> tuple[int, int]:
+        """(documents indexed, chunks), optionally for one ingested root."""
+        where = "(:root IS NULL OR d.root = :root)"
+        docs = self.db.execute(
+            f"SELECT COUNT(*) FROM documents d WHERE {where} AND d.content_hash IS NOT NULL",
+            {"root": root},
+        ).fetchone()[0]
+        chunks = self.db.execute(
+            f"SELECT COUNT(*) FROM chunks c JOIN documents d USING (doc_id) WHERE {where}",
+            {"root": root},
+        ).fetchone()[0]
+        return docs, chunks
+
+    def all_chunk_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT chunk_id FROM chunks")}

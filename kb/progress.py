@@ -1,0 +1,51 @@
+"""A rich progress bar for ingest: files, chunks and ETA, on stderr."""
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class IngestProgressBar:
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self._enabled = enabled
+        self._chunks = 0
+        self._progress = Progress(
+            TextColumn("[bold]Indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files · {task.fields[chunks]} chunks"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not enabled,
+        )
+        self._task = self._progress.add_task("ingest", total=None, chunks=0)
+
+    def __enter__(self) -> "IngestProgressBar":
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def start(self, total_files: int) -> None:
+        self._progress.update(self._task, total=total_files)
+
+    def advance(self, files: int, chunks: int) -> None:
+        self._chunks += chunks
+        self._progress.update(self._task, advance=files, chunks=self._chunks)

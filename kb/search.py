@@ -1,0 +1,92 @@
+"""Search the knowledge index: dense (Chroma), lexical (FTS5 BM25) or both fused.
+
+This is the API the CLI, the evaluation harness and the chat agent's `search_docs` share.
+"""
+
+import fnmatch
+from dataclasses import dataclass
+
+from kb.catalog import ChunkRow
+from kb.embedder import Embedder
+from kb.index import KnowledgeIndex
+from kb.types import Hit, SearchMode
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """Weighted reciprocal-rank fusion (tuned on SciFact's train split, see README)."""
+
+    k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    depth: int = 100  # candidates taken from each retriever
+
+
+class Searcher:
+    def __init__(
+        self, index: KnowledgeIndex, embedder: Embedder, fusion: FusionParams | None = None
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.fusion = fusion or FusionParams()
+
+    def search(
+        self, query: str, k: int = 5, mode: SearchMode = "hybrid", source: str | None = None
+    ) -> list[Hit]:
+        ranked = self.rank(query, k, mode, source)
+        rows = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
+        return [_hit(rows[cid], score) for cid, score in ranked if cid in rows]
+
+    def rank(
+        self, query: str, k: int, mode: SearchMode, source: str | None = None
+    ) -> list[tuple[str, float]]:
+        """The best `k` (chunk id, score) pairs that are live in the catalog."""
+        if not query.strip() or k <= 0:
+            return []
+        doc_ids = self._doc_ids(source) if source else None
+        depth = max(k, self.fusion.depth)
+        if mode == "lexical":
+            return self.index.catalog.lexical_search(query, k, doc_ids)
+        dense = self._dense(query, depth if mode == "hybrid" else k, doc_ids)
+        if mode == "dense":
+            return dense[:k]
+        lexical = self.index.catalog.lexical_search(query, depth, doc_ids)
+        return fuse(dense, lexical, self.fusion)[:k]
+
+    def _dense(self, query: str, limit: int, doc_ids: list[str] | None) -> list[tuple[str, float]]:
+        vector = self.embedder.embed([query])[0]
+        # Over-fetch a little: vectors of a document being replaced may be in flight.
+        found = self.index.vectors.query(vector, limit + 8, doc_ids)
+        live = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in found])
+        return [(cid, score) for cid, score in found if cid in live][:limit]
+
+    def _doc_ids(self, pattern: str) -> list[str]:
+        return [
+            doc.doc_id
+            for doc in self.index.catalog.documents()
+            if fnmatch.fnmatch(doc.path, pattern)
+            or fnmatch.fnmatch(doc.path.rsplit("/", 1)[-1], pattern)
+        ]
+
+
+def fuse(
+    dense: list[tuple[str, float]], lexical: list[tuple[str, float]], params: FusionParams
+) -> list[tuple[str, float]]:
+    scores: dict[str, float] = {}
+    for ranking, weight in ((dense, params.dense_weight), (lexical, params.lexical_weight)):
+        for rank, (chunk_id, _) in enumerate(ranking, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (params.k + rank)
+    return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+def _hit(row: ChunkRow, score: float) -> Hit:
+    return Hit(
+        chunk_id=row.chunk_id,
+        doc_id=row.doc_id,
+        source=row.source,
+        title=row.title,
+        page=row.page,
+        heading=row.heading,
+        score=round(score, 6),
+        text=row.text,
+    )

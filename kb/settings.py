@@ -1,0 +1,84 @@
+"""All settings in one place: `KB_` environment variables (or a `.env` file).
+
+Each field's description is its documentation; a test checks the README lists every one.
+"""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("data"), description="Where the index, chat database, logs and caches live."
+    )
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="Embedding model: `all-MiniLM-L6-v2` (local, offline) or "
+        "`openai:<model>` for an OpenAI-compatible embeddings API.",
+    )
+    embedding_base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible embeddings API."
+    )
+    embedding_api_key: str | None = Field(
+        None, description="API key for the embeddings API (default: `OPENAI_API_KEY`)."
+    )
+    embedding_batch_size: int = Field(32, description="Texts embedded per batch.")
+    chunk_tokens: int = Field(
+        160,
+        description="Target chunk size in embedding-model tokens (title and headings "
+        "included); never above the model's limit.",
+    )
+    max_file_mb: float = Field(50.0, description="Files larger than this are skipped.")
+    model: str | None = Field(
+        None,
+        description="Chat model. Default: `offline` without an API key or base URL, "
+        "`gpt-4.1-mini` with `OPENAI_API_KEY`; any model name the endpoint serves.",
+    )
+    model_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible Chat Completions endpoint (Ollama, vLLM, llama.cpp).",
+    )
+    model_api_key: str | None = Field(
+        None, description="API key for `KB_MODEL_BASE_URL` (default: `OPENAI_API_KEY`)."
+    )
+    openai_api_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "KB_OPENAI_API_KEY"),
+        description="`OPENAI_API_KEY`: enables OpenAI models for chat and embeddings.",
+    )
+    openai_tracing: bool = Field(
+        False, description="Send Agents SDK traces to OpenAI (off: traces stay local)."
+    )
+    host: str = Field("127.0.0.1", description="Address `kb serve` listens on.")
+    port: int = Field(8000, description="Port `kb serve` listens on.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the chat database, e.g. "
+        "`postgresql+asyncpg://user@host/db` (default: SQLite in the data dir).",
+    )
+    auth_token: str | None = Field(
+        None, description="When set, every HTTP request needs `Authorization: Bearer <token>`."
+    )
+    max_request_kb: int = Field(512, description="Largest accepted request body, in KiB.")
+    history_turns: int = Field(
+        10, description="Recent thread items the chat model sees as history."
+    )
+    search_top_k: int = Field(5, description="Passages `search_docs` returns by default.")
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"

@@ -1,0 +1,41 @@
+"""Every test gets its own data dir; the embedding model is loaded once per session."""
+
+from pathlib import Path
+
+import pytest
+
+from kb.embedder import CachedEmbedder, LocalEmbedder
+from kb.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("KB_DATA_DIR", str(path))
+    for name in ("OPENAI_API_KEY", "KB_MODEL", "KB_MODEL_BASE_URL", "KB_EMBEDDING_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    path = tmp_path / "docs"
+    path.mkdir()
+    return path
+
+
+def cached(embedder: LocalEmbedder, settings: Settings) -> CachedEmbedder:
+    return CachedEmbedder(embedder, settings.cache_dir / "embeddings.sqlite")

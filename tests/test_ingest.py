@@ -1,0 +1,272 @@
+"""Sync semantics, bad input, the embedding cache, crash safety and the ingest lock."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.pipeline import ingest, ingest_lock
+from kb.embedder import LocalEmbedder
+from kb.errors import KBError
+from kb.index import KnowledgeIndex
+from kb.search import Searcher
+from kb.settings import Settings
+
+
+class CountingEmbedder:
+    """The real model, counting how many texts it was asked to embed."""
+
+    def __init__(self, inner: LocalEmbedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_tokens = inner.max_tokens
+        self.embedded: list[str] = []
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return self.inner.embed(texts)
+
+
+@pytest.fixture
+def counting(embedder: LocalEmbedder) -> CountingEmbedder:
+    return CountingEmbedder(embedder)
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sample(docs: Path) -> None:
+    write(docs / "install.md", "# Installing\n\n## Linux\n\nRun the zanzibar installer.\n")
+    write(docs / "notes.txt", "The quokka protocol handles retries.\n\nSecond paragraph.")
+    write(
+        docs / "guide" / "page.html",
+        "<html><head><title>Guide</title></head><body><h1>Setup</h1>"
+        "<p>Configure the walrus daemon.</p></body></html>",
+    )
+
+
+def search_sources(settings: Settings, embedder, query: str, mode: str = "hybrid") -> list[str]:
+    index = KnowledgeIndex.open(settings)
+    try:
+        hits = Searcher(index, embedder).search(query, k=10, mode=mode)  # type: ignore[arg-type]
+        return [hit.source for hit in hits]
+    finally:
+        index.close()
+
+
+def test_first_ingest_adds_every_file_with_metadata(settings, docs, counting):
+    sample(docs)
+    report = ingest(settings, docs, embedder=counting)
+    assert report.counts()["added"] == 3
+    assert report.exit_code == 0
+    index = KnowledgeIndex.open(settings)
+    hits = Searcher(index, counting).search("zanzibar installer", k=1, mode="lexical")
+    index.close()
+    assert hits[0].source == "install.md"
+    assert hits[0].title == "Installing"
+    assert hits[0].heading == "Installing > Linux"
+    assert hits[0].page is None
+
+
+def test_unchanged_files_are_neither_parsed_nor_embedded(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    counting.embedded.clear()
+    report = ingest(settings, docs, embedder=counting)
+    assert report.counts() | {"chunks": 0} == {
+        "added": 0,
+        "updated": 0,
+        "unchanged": 3,
+        "deleted": 0,
+        "skipped": 0,
+        "failed": 0,
+        "chunks": 0,
+    }
+    assert counting.embedded == []
+
+
+def test_touched_but_identical_file_is_unchanged(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    stat = (docs / "notes.txt").stat()
+    os.utime(docs / "notes.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    report = ingest(settings, docs, embedder=counting)
+    assert report.counts()["unchanged"] == 3
+
+
+def test_changed_file_replaces_its_old_chunks(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    write(docs / "notes.txt", "The pelican protocol replaced it.")
+    report = ingest(settings, docs, embedder=counting)
+    assert report.updated == ["notes.txt"]
+    for mode in ("lexical", "dense", "hybrid"):
+        index = KnowledgeIndex.open(settings)
+        hits = Searcher(index, counting).search("quokka protocol retries", k=10, mode=mode)
+        index.close()
+        assert all("quokka" not in hit.text for hit in hits)
+    assert "notes.txt" in search_sources(settings, counting, "pelican", "lexical")
+
+
+def test_only_changed_chunks_are_embedded_again(settings, docs, counting):
+    paragraphs = [f"Paragraph {i} about topic number {i}. " * 30 for i in range(6)]
+    write(docs / "long.md", "# Long\n\n" + "\n\n".join(paragraphs))
+    ingest(settings, docs, embedder=counting)
+    first = len(counting.embedded)
+    assert first >= 3
+    counting.embedded.clear()
+    paragraphs[-1] = "A brand new closing paragraph."
+    write(docs / "long.md", "# Long\n\n" + "\n\n".join(paragraphs))
+    ingest(settings, docs, embedder=counting)
+    assert 1 <= len(counting.embedded) < first
+
+
+def test_deleted_file_disappears_from_every_search_mode(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    (docs / "notes.txt").unlink()
+    report = ingest(settings, docs, embedder=counting)
+    assert report.deleted == ["notes.txt"]
+    for mode in ("lexical", "dense", "hybrid"):
+        assert "notes.txt" not in search_sources(settings, counting, "quokka protocol", mode)
+    index = KnowledgeIndex.open(settings)
+    assert index.vectors.count() == index.catalog.counts()[1]
+    index.close()
+
+
+def test_no_delete_keeps_vanished_files(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    (docs / "notes.txt").unlink()
+    report = ingest(settings, docs, delete=False, embedder=counting)
+    assert report.deleted == []
+    assert "notes.txt" in search_sources(settings, counting, "quokka", "lexical")
+
+
+def test_other_roots_are_untouched(settings, tmp_path, counting):
+    first, second = tmp_path / "a", tmp_path / "b"
+    write(first / "one.md", "# One\n\nThe aardvark file.")
+    write(second / "two.md", "# Two\n\nThe narwhal file.")
+    ingest(settings, first, embedder=counting)
+    ingest(settings, second, embedder=counting)
+    (first / "one.md").unlink()
+    write(first / "three.md", "# Three\n\nAnother file.")
+    report = ingest(settings, first, embedder=counting)
+    assert report.deleted == ["one.md"] and report.added == ["three.md"]
+    assert "two.md" in search_sources(settings, counting, "narwhal", "lexical")
+
+
+def test_rebuild_starts_empty_and_reuses_cached_embeddings(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    counting.embedded.clear()
+    report = ingest(settings, docs, rebuild=True, embedder=counting)
+    assert report.counts()["added"] == 3
+    assert counting.embedded == []
+
+
+def test_dry_run_reports_and_changes_nothing(settings, docs, counting):
+    sample(docs)
+    report = ingest(settings, docs, dry_run=True, embedder=counting)
+    assert sorted(report.added) == ["guide/page.html", "install.md", "notes.txt"]
+    assert report.chunks == 0
+    ingest(settings, docs, embedder=counting)
+    write(docs / "notes.txt", "Changed.")
+    (docs / "install.md").unlink()
+    report = ingest(settings, docs, dry_run=True, embedder=counting)
+    assert (report.updated, report.deleted) == (["notes.txt"], ["install.md"])
+    assert "install.md" in search_sources(settings, counting, "zanzibar", "lexical")
+
+
+def test_bad_files_are_listed_and_the_rest_is_indexed(settings, docs, counting):
+    sample(docs)
+    write(docs / "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not a pdf")
+    write(docs / "binary.txt", bytes(range(256)) * 20)
+    write(docs / "legacy.txt", "Le café est très chaud: crème brûlée.".encode("cp1252"))
+    write(docs / "image.png", b"\x89PNG\r\n")
+    write(docs / ".secret.md", "# hidden")
+    write(docs / ".git" / "config.md", "# hidden folder")
+    write(docs / "huge.md", "x" * (2 * 2**20))
+    report = ingest(settings.model_copy(update={"max_file_mb": 1.0}), docs, embedder=counting)
+    failed = {failure.path: failure.error for failure in report.failures}
+    skipped = {skip.path: skip.reason for skip in report.skips}
+    assert set(failed) == {"broken.pdf", "binary.txt"}
+    assert "pdf" in failed["broken.pdf"].lower() and "binary" in failed["binary.txt"].lower()
+    assert set(skipped) == {"image.png", ".secret.md", ".git/", "huge.md"}
+    assert "KB_MAX_FILE_MB" in skipped["huge.md"]
+    assert report.exit_code == 2
+    assert sorted(report.added) == ["guide/page.html", "install.md", "legacy.txt", "notes.txt"]
+    index = KnowledgeIndex.open(settings)
+    hits = Searcher(index, counting).search("café crème brûlée", k=1, mode="lexical")
+    index.close()
+    assert "café est très chaud" in hits[0].text
+
+
+def test_failed_file_is_retried_and_keeps_its_last_good_version(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    write(docs / "notes.txt", b"\x00\x01\x02 binary now")
+    report = ingest(settings, docs, embedder=counting)
+    assert [f.path for f in report.failures] == ["notes.txt"]
+    assert "notes.txt" in search_sources(settings, counting, "quokka", "lexical")
+    assert [f.path for f in ingest(settings, docs, embedder=counting).failures] == ["notes.txt"]
+    write(docs / "notes.txt", "Fixed: the heron protocol.")
+    report = ingest(settings, docs, embedder=counting)
+    assert report.updated == ["notes.txt"] and report.exit_code == 0
+
+
+def test_missing_folder_is_a_clear_error(settings, tmp_path, counting):
+    with pytest.raises(KBError, match="is not a folder"):
+        ingest(settings, tmp_path / "nope", embedder=counting)
+
+
+def test_second_ingest_fails_at_once_while_one_runs(settings, docs, counting):
+    sample(docs)
+    with ingest_lock(settings.data_dir), pytest.raises(KBError, match="another `kb ingest`"):
+        ingest(settings, docs, embedder=counting)
+
+
+def test_other_embedding_model_is_refused_with_rebuild_advice(settings, docs, counting):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    other = settings.model_copy(update={"embedding_model": "openai:text-embedding-3-small"})
+    with pytest.raises(KBError, match="kb ingest --rebuild"):
+        KnowledgeIndex.open(other)
+
+
+def test_crash_between_vectors_and_catalog_leaves_old_version_then_recovers(
+    settings, docs, counting, monkeypatch
+):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    write(docs / "notes.txt", "The ibis protocol replaced it.")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # as if killed after Chroma got the new vectors
+
+    monkeypatch.setattr("kb.catalog.Catalog.replace_chunks", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, docs, embedder=counting)
+    monkeypatch.undo()
+    # Search still sees the complete old version and nothing of the new one.
+    assert "notes.txt" in search_sources(settings, counting, "quokka", "lexical")
+    assert "notes.txt" not in search_sources(settings, counting, "ibis", "lexical")
+    index = KnowledgeIndex.open(settings)
+    assert index.vectors.count() > index.catalog.counts()[1]  # orphans from the crash
+    index.close()
+    report = ingest(settings, docs, embedder=counting)
+    assert report.updated == ["notes.txt"]
+    index = KnowledgeIndex.open(settings)
+    assert index.vectors.count() == index.catalog.counts()[1]
+    index.close()
+    assert "notes.txt" in search_sources(settings, counting, "ibis", "lexical")
