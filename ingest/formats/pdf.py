@@ -1,0 +1,114 @@
+"""PDF via pypdf: text per page, split into paragraphs and runs of table rows.
+
+pypdf's default safety limits refuse some real filings (SEC 10-Qs carry content-stream
+arrays with more than 100,000 elements), so those limits are raised for our reads only.
+Plain extraction mode is used: layout mode is several times slower.
+"""
+
+import io
+import re
+
+import pypdf
+from pypdf.errors import FileNotDecryptedError, PyPdfError
+
+from ingest.document import LoadError, ParsedDocument, Section
+from ingest.formats.common import squash
+
+# Limits raised to what a large real document needs; still bounded against hostile files.
+_LIMITS = {
+    "array_maximum_element_count": 20_000_000,
+    "dictionary_maximum_element_count": 1_000_000,
+    "stream_parsing_work_maximum_count": 50_000_000,
+    "xform_maximum_invocations_per_extraction": 50_000,
+    "disable_legacy_handling": True,
+}
+_NUMBER = re.compile(r"^[($€£-]*[\d.,]+%?\)?$|^[—–-]$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
+_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)]?$")
+_JUNK_TITLES = {"untitled", "document", "title", "none", "null", "pdf"}
+
+
+def parse_pdf(data: bytes) -> ParsedDocument:
+    with pypdf.apply_configuration(**_LIMITS):
+        reader = _open(data)
+        sections: list[Section] = []
+        for number, page in enumerate(reader.pages, start=1):
+            sections.extend(page_sections(_page_text(page), number))
+        title = _metadata_title(reader)
+    if not sections:
+        raise LoadError("no extractable text (scanned images?)")
+    return ParsedDocument(title, sections)
+
+
+def _open(data: bytes) -> pypdf.PdfReader:
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError("encrypted PDF: password required")
+        len(reader.pages)  # reads the page tree: a broken one fails here, not later
+    except LoadError:
+        raise
+    except FileNotDecryptedError as error:
+        raise LoadError("encrypted PDF: password required") from error
+    except Exception as error:  # pypdf raises many types on malformed input
+        raise LoadError(f"corrupt PDF: {_reason(error)}") from error
+    return reader
+
+
+def _page_text(page: pypdf.PageObject) -> str:
+    try:
+        return _CONTROL.sub("", page.extract_text())
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
+        return ""  # one unreadable page must not cost the rest of the document
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+def _metadata_title(reader: pypdf.PdfReader) -> str:
+    """The document-info title, unless it is empty or junk (an accession number, "Untitled")."""
+    try:
+        title = squash(str((reader.metadata or {}).get("/Title") or ""))
+    except Exception:  # broken metadata is no reason to refuse the text
+        return ""
+    title = re.sub(r"^Microsoft (Word|PowerPoint|Excel) - ", "", title)
+    title = re.sub(r"\.(docx?|pptx?|xlsx?|pdf|indd|tex)$", "", title, flags=re.IGNORECASE)
+    if title.lower() in _JUNK_TITLES or not re.search(r"[^\W\d_]{3}", title):
+        return ""
+    return title
+
+
+def is_table_row(line: str) -> bool:
+    """Several numeric columns, e.g. "Net sales $ 82,959 $ 81,434 304,182"."""
+    numbers = sum(1 for word in line.split() if _NUMBER.match(word) and word not in "$€£")
+    return numbers >= 2
+
+
+def page_sections(text: str, page: int) -> list[Section]:
+    """Paragraphs split at blank lines and sentence-ending lines; table rows grouped."""
+    sections: list[Section] = []
+    run: list[str] = []
+    run_is_table = False
+
+    def close() -> None:
+        if run:
+            kind = "table" if run_is_table else "text"
+            body = "\n".join(run) if run_is_table else " ".join(run)
+            sections.append(Section(body, (), page, kind))
+            run.clear()
+
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            close()
+            continue
+        row = is_table_row(line)
+        if row != run_is_table:
+            close()
+            run_is_table = row
+        run.append(line)
+        if not row and _SENTENCE_END.search(line):
+            close()
+    close()
+    return sections
