@@ -1,0 +1,573 @@
+/**
+ * What the user can do, independent of how it is drawn: send, stop, retry, open and manage
+ * threads, feedback, sources. Holds the app state in a Store; the view only renders it.
+ */
+import { ChatKitClient, HttpError, ProtocolError, isAbortError } from "./client";
+import { queryTerms } from "./highlight";
+import type {
+  AssistantMessageItem,
+  Chunk,
+  FeedbackKind,
+  KbStatus,
+  ThreadItem,
+  ThreadMeta,
+  ThreadStreamEvent,
+  UserMessageItem,
+} from "./protocol";
+import { type ChatState, applyEvent, emptyChat, lastUserMessage, truncateAfter } from "./reducer";
+import { type SearchHit, citationsOf, originalHref } from "./sources";
+import { Store } from "./store";
+
+export interface PanelState {
+  /** Marker number when opened from a citation. */
+  n: number | null;
+  title: string;
+  source: string;
+  page: number | null;
+  heading: string | null;
+  href: string | null;
+  snippet: string | null;
+  terms: string[];
+  chunk: Chunk | null;
+  loading: boolean;
+  error: string | null;
+}
+
+export interface AppState {
+  chat: ChatState;
+  inFlight: boolean;
+  stopping: boolean;
+  loadingThread: boolean;
+  draft: string;
+  threads: ThreadMeta[];
+  threadsAfter: string | null;
+  threadsHasMore: boolean;
+  threadsLoading: boolean;
+  threadsError: string | null;
+  status: KbStatus | null;
+  statusError: string | null;
+  panel: PanelState | null;
+  feedback: Record<string, FeedbackKind>;
+  authPrompt: { retry: boolean } | null;
+  toast: string | null;
+}
+
+export const initialState: AppState = {
+  chat: emptyChat,
+  inFlight: false,
+  stopping: false,
+  loadingThread: false,
+  draft: "",
+  threads: [],
+  threadsAfter: null,
+  threadsHasMore: false,
+  threadsLoading: false,
+  threadsError: null,
+  status: null,
+  statusError: null,
+  panel: null,
+  feedback: {},
+  authPrompt: null,
+  toast: null,
+};
+
+export const THREAD_PAGE = 20;
+
+type Starter = (signal: AbortSignal) => AsyncGenerator<ThreadStreamEvent>;
+
+export interface ControllerOptions {
+  /** Pause between reloads while waiting for the server to save a stopped answer. */
+  stopPollMs?: number;
+  stopPollTries?: number;
+}
+
+export class Controller {
+  readonly store = new Store<AppState>(initialState);
+  readonly client: ChatKitClient;
+  private run: AbortController | null = null;
+  private stopRequested = false;
+  /** A question that has not reached the thread yet (resent by Retry). */
+  private unsent: string | null = null;
+  /** A thread whose loading failed (reloaded by Retry). */
+  private failedLoad: string | null = null;
+  private generation = 0;
+  private panelFetch: AbortController | null = null;
+  private resolveToken: ((token: string | null) => void) | null = null;
+  private toastTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly stopPollMs: number;
+  private readonly stopPollTries: number;
+
+  constructor(client?: ChatKitClient, options: ControllerOptions = {}) {
+    this.client = client ?? new ChatKitClient({ onAuthRequired: (retry) => this.askToken(retry) });
+    this.stopPollMs = options.stopPollMs ?? 250;
+    this.stopPollTries = options.stopPollTries ?? 12;
+  }
+
+  get state(): AppState {
+    return this.store.get();
+  }
+
+  private patch(change: Partial<AppState>): void {
+    this.store.update((s) => ({ ...s, ...change }));
+  }
+
+  private patchChat(change: Partial<ChatState>): void {
+    this.store.update((s) => ({ ...s, chat: { ...s.chat, ...change } }));
+  }
+
+  async init(threadId: string | null = null): Promise<void> {
+    await Promise.all([
+      this.loadStatus(),
+      this.loadThreads(),
+      threadId ? this.openThread(threadId) : Promise.resolve(),
+    ]);
+  }
+
+  // --- status and thread list ---------------------------------------------------------------
+
+  async loadStatus(): Promise<void> {
+    try {
+      this.patch({ status: await this.client.status(), statusError: null });
+    } catch (error) {
+      this.patch({ statusError: describe(error) });
+    }
+  }
+
+  async loadThreads(more = false): Promise<void> {
+    const after = more ? this.state.threadsAfter : null;
+    this.patch({ threadsLoading: true, threadsError: null });
+    try {
+      const page = await this.client.listThreads(THREAD_PAGE, after);
+      this.store.update((s) => {
+        const known = more ? s.threads : [];
+        const ids = new Set(known.map((t) => t.id));
+        return {
+          ...s,
+          threads: [...known, ...page.data.filter((t) => !ids.has(t.id))],
+          threadsAfter: page.after ?? page.data[page.data.length - 1]?.id ?? null,
+          threadsHasMore: page.has_more,
+          threadsLoading: false,
+        };
+      });
+    } catch (error) {
+      this.patch({ threadsLoading: false, threadsError: describe(error) });
+    }
+  }
+
+  private upsertThread(thread: ThreadMeta, front: boolean): void {
+    const { items: _items, ...meta } = thread as ThreadMeta & { items?: unknown };
+    this.store.update((s) => {
+      const index = s.threads.findIndex((t) => t.id === meta.id);
+      if (index === -1) {
+        return { ...s, threads: front ? [meta, ...s.threads] : [...s.threads, meta] };
+      }
+      const threads = s.threads.slice();
+      threads[index] = { ...threads[index], ...meta };
+      return { ...s, threads };
+    });
+  }
+
+  // --- opening threads ----------------------------------------------------------------------
+
+  newChat(): void {
+    this.detachRun();
+    this.failedLoad = null;
+    this.unsent = null;
+    this.patch({ chat: emptyChat, loadingThread: false, panel: null });
+  }
+
+  async openThread(threadId: string): Promise<void> {
+    const s = this.state;
+    if (s.chat.thread?.id === threadId && !this.failedLoad) return;
+    this.detachRun();
+    this.unsent = null;
+    const generation = this.generation;
+    this.patch({
+      loadingThread: true,
+      panel: null,
+      chat: { ...emptyChat, thread: { id: threadId, created_at: "" } },
+    });
+    try {
+      const { thread, items } = await this.client.loadThread(threadId);
+      if (generation !== this.generation) return;
+      this.failedLoad = null;
+      this.patch({ loadingThread: false, chat: { ...emptyChat, thread, items } });
+      this.upsertThread(thread, false);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      if (error instanceof HttpError && error.status === 404) {
+        this.failedLoad = null;
+        this.store.update((s) => ({
+          ...s,
+          threads: s.threads.filter((t) => t.id !== threadId),
+        }));
+        this.newChat();
+        this.notify("That conversation no longer exists.");
+        return;
+      }
+      this.failedLoad = threadId;
+      this.patch({
+        loadingThread: false,
+        chat: { ...this.state.chat, error: { message: describe(error), allowRetry: true } },
+      });
+    }
+  }
+
+  /** Abandons the stream of the shown thread (the server keeps what it saved). */
+  private detachRun(): void {
+    this.generation++;
+    if (this.run) {
+      this.run.abort();
+      this.run = null;
+    }
+    this.stopRequested = false;
+    this.patch({ inFlight: false, stopping: false });
+  }
+
+  // --- sending ----------------------------------------------------------------------------
+
+  setDraft(draft: string): void {
+    this.patch({ draft });
+  }
+
+  /** Sends the composer's text (or `text`): a new thread, or a message in the open one. */
+  async send(text?: string): Promise<void> {
+    const s = this.state;
+    const question = (text ?? s.draft).trim();
+    if (!question || s.inFlight || s.loadingThread) return;
+    this.unsent = question;
+    this.failedLoad = null;
+    this.store.update((st) => ({
+      ...st,
+      draft: text === undefined || st.draft.trim() === question ? "" : st.draft,
+      chat: { ...st.chat, pending: question, error: null, notice: null, progress: null },
+    }));
+    const threadId = s.chat.thread?.id;
+    await this.stream(
+      (signal) =>
+        threadId
+          ? this.client.addUserMessage(threadId, question, signal)
+          : this.client.createThread(question, signal),
+      question,
+    );
+  }
+
+  /** Answers the last question again, or resends a question that never arrived. */
+  async retry(): Promise<void> {
+    const s = this.state;
+    if (s.inFlight) return;
+    if (this.failedLoad) {
+      await this.openThread(this.failedLoad);
+      return;
+    }
+    if (this.unsent) {
+      await this.send(this.unsent);
+      return;
+    }
+    const threadId = s.chat.thread?.id;
+    const last = lastUserMessage(s.chat.items);
+    if (!threadId || !last) return;
+    this.patchChat({
+      items: truncateAfter(s.chat.items, last.id),
+      error: null,
+      notice: null,
+      progress: null,
+    });
+    await this.stream((signal) => this.client.retryAfterItem(threadId, last.id, signal), null);
+  }
+
+  /** Stops the answer being streamed; the server keeps the partial answer. */
+  stop(): void {
+    if (!this.run) return;
+    this.stopRequested = true;
+    this.patch({ stopping: true });
+    this.run.abort();
+  }
+
+  private async stream(start: Starter, question: string | null): Promise<void> {
+    const run = new AbortController();
+    this.run = run;
+    this.stopRequested = false;
+    const generation = this.generation;
+    this.patch({ inFlight: true });
+    let saved = question === null;
+    let received = 0;
+    let failure: unknown = null;
+    try {
+      for await (const event of start(run.signal)) {
+        if (generation !== this.generation) return;
+        received++;
+        if (isUserMessageEvent(event)) {
+          saved = true;
+          this.unsent = null;
+        }
+        this.handle(event);
+      }
+    } catch (error) {
+      failure = error;
+    }
+    if (generation !== this.generation) return;
+    this.run = null;
+    const stopped = this.stopRequested && (failure === null || isAbortError(failure));
+    if (stopped) {
+      await this.afterStop(generation);
+    } else if (failure !== null) {
+      this.patchChat({
+        progress: null,
+        error: { message: describe(failure, received > 0), allowRetry: true },
+      });
+    }
+    if (generation !== this.generation) return;
+    // A question that never reached the thread goes back into the composer: nothing is lost.
+    const restore = !saved && question !== null && (this.state.chat.error !== null || stopped);
+    this.store.update((st) => ({
+      ...st,
+      inFlight: false,
+      stopping: false,
+      draft: restore && !st.draft.trim() ? question : st.draft,
+      chat: { ...st.chat, pending: null, progress: null },
+    }));
+    if (stopped && !saved) this.unsent = null;
+  }
+
+  private handle(event: ThreadStreamEvent): void {
+    if (event.type === "thread.created") this.upsertThread(event.thread, true);
+    if (event.type === "thread.updated") this.upsertThread(event.thread, false);
+    this.store.update((s) => ({ ...s, chat: applyEvent(s.chat, event) }));
+  }
+
+  /** Reloads the thread so it shows what the server saved of the stopped answer. */
+  private async afterStop(generation: number): Promise<void> {
+    const threadId = this.state.chat.thread?.id;
+    if (!threadId) return;
+    const expectAnswer = hasAnswerAfterLastQuestion(this.state.chat.items);
+    for (let attempt = 1; attempt <= this.stopPollTries; attempt++) {
+      await sleep(this.stopPollMs);
+      if (generation !== this.generation) return;
+      try {
+        const { thread, items } = await this.client.loadThread(threadId);
+        if (generation !== this.generation) return;
+        const complete = !expectAnswer || hasAnswerAfterLastQuestion(items);
+        if (complete || attempt === this.stopPollTries) {
+          // If the server never saved the partial answer, keep showing what was streamed.
+          if (complete) this.patchChat({ thread, items, pending: null, progress: null });
+          return;
+        }
+      } catch {
+        // keep what is shown; try again
+      }
+    }
+  }
+
+  // --- thread management ------------------------------------------------------------------
+
+  async renameThread(threadId: string, title: string): Promise<void> {
+    const clean = title.trim();
+    if (!clean) return;
+    try {
+      const thread = await this.client.renameThread(threadId, clean);
+      this.upsertThread({ ...thread, title: thread.title ?? clean }, false);
+      if (this.state.chat.thread?.id === threadId) {
+        this.patchChat({ thread: { ...this.state.chat.thread, title: thread.title ?? clean } });
+      }
+    } catch (error) {
+      this.notify(`Could not rename: ${describe(error)}`);
+    }
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    try {
+      await this.client.deleteThread(threadId);
+    } catch (error) {
+      if (!(error instanceof HttpError && error.status === 404)) {
+        this.notify(`Could not delete: ${describe(error)}`);
+        return;
+      }
+    }
+    this.store.update((s) => ({ ...s, threads: s.threads.filter((t) => t.id !== threadId) }));
+    if (this.state.chat.thread?.id === threadId) this.newChat();
+  }
+
+  // --- feedback ---------------------------------------------------------------------------
+
+  async feedback(item: AssistantMessageItem, kind: FeedbackKind): Promise<void> {
+    const threadId = item.thread_id || this.state.chat.thread?.id;
+    if (!threadId) return;
+    const previous = this.state.feedback[item.id];
+    this.patch({ feedback: { ...this.state.feedback, [item.id]: kind } });
+    try {
+      await this.client.feedback(threadId, item, kind);
+      this.notify(kind === "positive" ? "Thanks for the feedback." : "Thanks — noted.");
+    } catch (error) {
+      const feedback = { ...this.state.feedback };
+      if (previous) feedback[item.id] = previous;
+      else delete feedback[item.id];
+      this.patch({ feedback });
+      this.notify(`Could not send feedback: ${describe(error)}`);
+    }
+  }
+
+  // --- sources ----------------------------------------------------------------------------
+
+  /** Opens the source panel for the citation `[n]` of an answer. */
+  openCitation(itemId: string, n: number): void {
+    const items = this.state.chat.items;
+    const index = items.findIndex((i) => i.id === itemId);
+    const item = items[index];
+    if (!item || item.type !== "assistant_message") return;
+    const citation = citationsOf(item).get(n);
+    if (!citation) return;
+    this.openPanel(
+      {
+        n,
+        title: citation.title,
+        source: citation.source,
+        page: citation.page,
+        heading: citation.heading,
+        href: originalHref(citation.url, citation.page),
+        snippet: citation.snippet,
+        terms: queryTerms(questionBefore(items, index)),
+      },
+      citation.chunkId,
+    );
+  }
+
+  /** Opens the source panel for a hit of a search the agent ran. */
+  openHit(hit: SearchHit, query: string): void {
+    this.openPanel(
+      {
+        n: null,
+        title: hit.title,
+        source: hit.group ?? hit.title,
+        page: null,
+        heading: null,
+        href: null,
+        snippet: null,
+        terms: queryTerms(query),
+      },
+      hit.chunkId ?? hit.url,
+    );
+  }
+
+  private openPanel(
+    base: Omit<PanelState, "chunk" | "loading" | "error">,
+    chunkRef: string,
+  ): void {
+    this.panelFetch?.abort();
+    const fetcher = new AbortController();
+    this.panelFetch = fetcher;
+    this.patch({ panel: { ...base, chunk: null, loading: true, error: null } });
+    this.client
+      .chunk(chunkRef, fetcher.signal)
+      .then((chunk) => {
+        if (this.panelFetch !== fetcher) return;
+        const page = base.page ?? chunk.page ?? null;
+        const href =
+          base.href ??
+          (chunk.doc_id
+            ? originalHref(`/api/documents/${encodeURIComponent(chunk.doc_id)}/file`, page)
+            : null);
+        this.patch({
+          panel: {
+            ...base,
+            source: chunk.source || base.source,
+            page,
+            heading: base.heading ?? chunk.heading ?? null,
+            href,
+            chunk,
+            loading: false,
+            error: null,
+          },
+        });
+      })
+      .catch((error: unknown) => {
+        if (this.panelFetch !== fetcher || isAbortError(error)) return;
+        this.patch({
+          panel: { ...base, chunk: null, loading: false, error: describe(error) },
+        });
+      });
+  }
+
+  closePanel(): void {
+    this.panelFetch?.abort();
+    this.panelFetch = null;
+    this.patch({ panel: null });
+  }
+
+  // --- access token -------------------------------------------------------------------------
+
+  private askToken(retry: boolean): Promise<string | null> {
+    this.resolveToken?.(null);
+    this.patch({ authPrompt: { retry } });
+    return new Promise((resolve) => {
+      this.resolveToken = resolve;
+    });
+  }
+
+  submitToken(token: string | null): void {
+    const resolve = this.resolveToken;
+    this.resolveToken = null;
+    this.patch({ authPrompt: null });
+    resolve?.(token);
+  }
+
+  // --- notices ----------------------------------------------------------------------------
+
+  notify(message: string): void {
+    clearTimeout(this.toastTimer);
+    this.patch({ toast: message });
+    this.toastTimer = setTimeout(() => this.patch({ toast: null }), 4000);
+  }
+}
+
+function isUserMessageEvent(event: ThreadStreamEvent): boolean {
+  return (
+    (event.type === "thread.item.added" || event.type === "thread.item.done") &&
+    event.item.type === "user_message"
+  );
+}
+
+function hasAnswerAfterLastQuestion(items: ThreadItem[]): boolean {
+  const last = lastUserMessage(items);
+  const start = last ? items.indexOf(last) + 1 : 0;
+  return items
+    .slice(start)
+    .some(
+      (item) =>
+        item.type === "assistant_message" && item.content.some((part) => part.text.trim() !== ""),
+    );
+}
+
+/** The text of the question an answer (at `index`) replies to. */
+export function questionBefore(items: ThreadItem[], index: number): string {
+  for (let i = index - 1; i >= 0; i--) {
+    const item = items[i];
+    if (item.type === "user_message") return userText(item);
+  }
+  return "";
+}
+
+export function userText(item: UserMessageItem): string {
+  return item.content.map((part) => part.text).join("\n");
+}
+
+/** A sentence for the user about what went wrong. */
+export function describe(error: unknown, midStream = false): string {
+  if (error instanceof HttpError) {
+    if (error.status === 401) return "The server needs an access token.";
+    if (error.status === 413) return error.message || "The message is too long.";
+    return error.message;
+  }
+  if (error instanceof ProtocolError) return error.message;
+  if (error instanceof TypeError) {
+    return midStream
+      ? "The connection was lost while answering."
+      : "Could not reach the server. Check that it is running and try again.";
+  }
+  if (error instanceof Error && error.message) return error.message;
+  return "Something went wrong.";
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

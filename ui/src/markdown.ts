@@ -1,0 +1,70 @@
+/**
+ * Markdown for answers. Text from documents and models is untrusted: markdown-it runs with raw
+ * HTML off (it is shown as text) and its link validation on, and DOMPurify sanitises the
+ * result before it reaches the page. Citation markers `[n]` become chips.
+ */
+import DOMPurify from "dompurify";
+import MarkdownIt from "markdown-it";
+import type { Citation } from "./sources";
+
+type Env = Record<string, unknown> & { citations?: Map<number, Citation> };
+
+const md = new MarkdownIt({ html: false, linkify: false, typographer: false, breaks: false });
+
+const MARKER = /^\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/;
+
+md.inline.ruler.before("link", "citation", (state, silent) => {
+  if (state.src.charCodeAt(state.pos) !== 0x5b /* [ */) return false;
+  const match = MARKER.exec(state.src.slice(state.pos, state.pos + 64));
+  if (!match) return false;
+  if (state.src[state.pos + match[0].length] === "(") return false; // a real link
+  if (!silent) {
+    const token = state.push("citation", "", 0);
+    token.content = match[0];
+    token.meta = { numbers: match[1].split(",").map((n) => Number(n.trim())) };
+  }
+  state.pos += match[0].length;
+  return true;
+});
+
+md.renderer.rules.citation = (tokens, idx, _options, env?: Env) => {
+  const token = tokens[idx];
+  const numbers = (token.meta as { numbers: number[] }).numbers;
+  const citations = env?.citations;
+  if (!citations || !numbers.every((n) => citations.has(n))) {
+    return md.utils.escapeHtml(token.content);
+  }
+  return numbers
+    .map((n) => {
+      const c = citations.get(n) as Citation;
+      const label = md.utils.escapeHtml(`Source ${n}: ${c.title}`);
+      return (
+        `<button type="button" class="citation" data-testid="citation" data-n="${n}" ` +
+        `aria-label="${label}" title="${label}">${n}</button>`
+      );
+    })
+    .join("");
+};
+
+md.renderer.rules.table_open = () => '<div class="table-wrap"><table>\n';
+md.renderer.rules.table_close = () => "</table></div>\n";
+
+DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+  if (node.tagName === "A" && node.hasAttribute("href")) {
+    node.setAttribute("target", "_blank");
+    node.setAttribute("rel", "noopener noreferrer");
+  }
+});
+
+const PURIFY = {
+  ADD_ATTR: ["target"],
+  // No images or styles from answers: nothing in an answer may load a remote resource.
+  FORBID_TAGS: ["img", "style", "svg", "math", "form", "input", "textarea", "select", "video", "audio"],
+  FORBID_ATTR: ["style", "srcset"],
+};
+
+/** Sanitised HTML for an answer; `[n]` with a known citation becomes a `citation` chip. */
+export function renderMarkdown(text: string, citations?: Map<number, Citation>): string {
+  const env: Env = { citations };
+  return DOMPurify.sanitize(md.render(text, env), PURIFY) as unknown as string;
+}

@@ -1,0 +1,302 @@
+/** The open thread: questions, answers with citations, searches, errors. */
+import type { JSX } from "preact";
+import { useLayoutEffect, useMemo, useRef } from "preact/hooks";
+import type { AppState, Controller } from "../controller";
+import { userText } from "../controller";
+import { renderMarkdown } from "../markdown";
+import type { AssistantMessageItem, FeedbackKind, ThreadItem, WorkflowItem } from "../protocol";
+import { type SearchCall, citationsOf, searchCall } from "../sources";
+import { CopyIcon, RetryIcon, SearchIcon, ThumbDownIcon, ThumbUpIcon } from "./icons";
+
+interface Props {
+  state: AppState;
+  controller: Controller;
+  onAsk: (question: string) => void;
+}
+
+export function Messages({ state, controller, onAsk }: Props): JSX.Element {
+  const { chat, inFlight } = state;
+  const scroller = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  });
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (el) stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+  };
+
+  const items = chat.items;
+  const lastAnswer = [...items].reverse().find((i) => i.type === "assistant_message");
+  const answering = inFlight && !state.stopping;
+  const waiting =
+    answering &&
+    (chat.pending !== null || !lastAnswer || items.indexOf(lastAnswer) < lastQuestionIndex(items));
+  const empty = items.length === 0 && chat.pending === null && !state.loadingThread;
+
+  return (
+    <div class="messages" ref={scroller} onScroll={onScroll}>
+      <div
+        class="messages-inner"
+        role="log"
+        aria-label="Conversation"
+        aria-live="polite"
+        aria-busy={inFlight || state.loadingThread}
+      >
+        {empty && !chat.error && <Welcome state={state} onAsk={onAsk} />}
+        {state.loadingThread && <p class="muted loading">Loading conversation…</p>}
+        {items.map((item) => (
+          <Item
+            key={item.id}
+            item={item}
+            streaming={answering && item === lastAnswer && !waiting}
+            feedback={state.feedback[item.id]}
+            controller={controller}
+          />
+        ))}
+        {chat.pending !== null && (
+          <div class="message user pending" data-testid="user-message">
+            {chat.pending}
+          </div>
+        )}
+        {waiting && (
+          <div class="progress" role="status">
+            <span class="dots" aria-hidden="true">
+              <i />
+              <i />
+              <i />
+            </span>
+            {chat.progress ?? "Thinking…"}
+          </div>
+        )}
+        {chat.notice && (
+          <div
+            class={`notice ${chat.notice.level}`}
+            role="status"
+            dangerouslySetInnerHTML={{ __html: renderMarkdown(chat.notice.message) }}
+          />
+        )}
+        {chat.error && !inFlight && (
+          <div class="error-box" role="alert">
+            <p>{chat.error.message}</p>
+            <button
+              type="button"
+              class="button"
+              data-testid="error-retry"
+              onClick={() => void controller.retry()}
+            >
+              <RetryIcon /> Retry
+            </button>
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function lastQuestionIndex(items: ThreadItem[]): number {
+  for (let i = items.length - 1; i >= 0; i--) if (items[i].type === "user_message") return i;
+  return -1;
+}
+
+function Welcome({ state, onAsk }: { state: AppState; onAsk: (q: string) => void }) {
+  const docs = state.status?.documents;
+  return (
+    <div class="welcome">
+      <h2>Ask your documents</h2>
+      <p class="muted">
+        Answers come from {docs === undefined ? "your knowledge base" : `${docs} indexed documents`}
+        , with a numbered citation for every passage used. Click a citation to read the source.
+      </p>
+      <div class="suggestions">
+        {["What is this knowledge base about?", "How do I get started?"].map((q) => (
+          <button type="button" class="chip-button" key={q} onClick={() => onAsk(q)}>
+            {q}
+          </button>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+interface ItemProps {
+  item: ThreadItem;
+  streaming: boolean;
+  feedback: FeedbackKind | undefined;
+  controller: Controller;
+}
+
+function Item({ item, streaming, feedback, controller }: ItemProps): JSX.Element | null {
+  switch (item.type) {
+    case "user_message":
+      return (
+        <div class="message user" data-testid="user-message" data-item-id={item.id}>
+          {userText(item)}
+        </div>
+      );
+    case "assistant_message":
+      return (
+        <AssistantMessage
+          item={item}
+          streaming={streaming}
+          feedback={feedback}
+          controller={controller}
+        />
+      );
+    case "workflow":
+      return <WorkflowView item={item} controller={controller} />;
+    default:
+      return null;
+  }
+}
+
+interface AnswerProps {
+  item: AssistantMessageItem;
+  streaming: boolean;
+  feedback: FeedbackKind | undefined;
+  controller: Controller;
+}
+
+function AssistantMessage({ item, streaming, feedback, controller }: AnswerProps) {
+  const citations = useMemo(() => citationsOf(item), [item.content]);
+  const text = item.content.map((part) => part.text).join("\n\n");
+  const html = useMemo(() => renderMarkdown(text, citations), [text, citations]);
+
+  const onClick = (event: MouseEvent) => {
+    const target = event.target as Element | null;
+    const chip = target?.closest?.("button[data-testid='citation']");
+    if (chip) controller.openCitation(item.id, Number(chip.getAttribute("data-n")));
+  };
+
+  const copy = () => {
+    navigator.clipboard?.writeText(text).then(
+      () => controller.notify("Answer copied."),
+      () => controller.notify("Could not copy."),
+    );
+  };
+
+  return (
+    <article
+      class={`message assistant${streaming ? " streaming" : ""}`}
+      data-testid="assistant-message"
+      data-item-id={item.id}
+      aria-label="Answer"
+      aria-busy={streaming}
+    >
+      <div class="md" onClick={onClick} dangerouslySetInnerHTML={{ __html: html }} />
+      {!streaming && citations.size > 0 && (
+        <ol class="source-list" aria-label="Sources">
+          {[...citations.values()]
+            .sort((a, b) => a.n - b.n)
+            .map((c) => (
+              <li key={c.n}>
+                <button
+                  type="button"
+                  class="source-link"
+                  data-testid="source-link"
+                  onClick={() => controller.openCitation(item.id, c.n)}
+                >
+                  <span class="source-n">{c.n}</span>
+                  <span class="source-title">
+                    {c.source}
+                    {c.page !== null && ` p.${c.page}`}
+                    {c.heading && <span class="muted"> — {c.heading}</span>}
+                  </span>
+                </button>
+              </li>
+            ))}
+        </ol>
+      )}
+      {!streaming && (
+        <div class="answer-actions">
+          <button
+            type="button"
+            class="icon-button"
+            data-testid="feedback-up"
+            aria-label="Good answer"
+            title="Good answer"
+            aria-pressed={feedback === "positive"}
+            onClick={() => void controller.feedback(item, "positive")}
+          >
+            <ThumbUpIcon />
+          </button>
+          <button
+            type="button"
+            class="icon-button"
+            data-testid="feedback-down"
+            aria-label="Bad answer"
+            title="Bad answer"
+            aria-pressed={feedback === "negative"}
+            onClick={() => void controller.feedback(item, "negative")}
+          >
+            <ThumbDownIcon />
+          </button>
+          <button
+            type="button"
+            class="icon-button"
+            aria-label="Copy answer"
+            title="Copy answer"
+            onClick={copy}
+          >
+            <CopyIcon />
+          </button>
+        </div>
+      )}
+    </article>
+  );
+}
+
+function WorkflowView({ item, controller }: { item: WorkflowItem; controller: Controller }) {
+  return (
+    <div class="tool-calls" aria-label="Searches run for this answer">
+      {item.workflow.tasks.map((task, index) => {
+        const call = searchCall(task);
+        if (call) return <ToolCall key={index} call={call} controller={controller} />;
+        const title = task.title ?? ("content" in task ? task.content : null);
+        return title ? (
+          <div key={index} class="task muted">
+            {title}
+          </div>
+        ) : null;
+      })}
+    </div>
+  );
+}
+
+function ToolCall({ call, controller }: { call: SearchCall; controller: Controller }) {
+  const meta = call.loading
+    ? "searching…"
+    : `${call.hits} ${call.hits === 1 ? "hit" : "hits"}${call.ms !== null ? ` · ${call.ms} ms` : ""}`;
+  return (
+    <details class="tool-call" data-testid="tool-call">
+      <summary title={call.title}>
+        <SearchIcon />
+        <span class="tool-label">Searched</span>
+        <span class="tool-query">“{call.query}”</span>
+        <span class={`tool-meta${call.loading ? " loading" : ""}`}>{meta}</span>
+      </summary>
+      {call.results.length > 0 ? (
+        <ol class="hits">
+          {call.results.map((hit) => (
+            <li key={hit.rank}>
+              <span class="hit-rank">{hit.rank}</span>
+              <button
+                type="button"
+                class="hit-title"
+                onClick={() => controller.openHit(hit, call.query)}
+              >
+                {hit.title}
+              </button>
+              {hit.score !== null && <span class="hit-score">score {hit.score}</span>}
+            </li>
+          ))}
+        </ol>
+      ) : (
+        <p class="muted hits-empty">{call.loading ? "Searching…" : "No passages found."}</p>
+      )}
+    </details>
+  );
+}
