@@ -152,5 +152,50 @@ def status(as_json: bool) -> None:
     out.print(table)
 
 
+@cli.command()
+@click.option("--host", help="Address to listen on (default KB_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default KB_PORT, 8000).")
+@fails_cleanly
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the chat UI and the ChatKit API.
+
+    \b
+    Example:
+        kb serve --port 8080
+    """
+    import logging
+
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    host, port = host or settings.host, port or settings.port
+    err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@cli.command()
+@click.option("-n", "limit", default=20, show_default=True, help="How many recent calls.")
+@click.option("--thread", "thread", help="Only calls made in this thread.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new calls as they happen.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@fails_cleanly
+def logs(limit: int, thread: str | None, follow: bool, as_json: bool) -> None:
+    """Show recent tool calls (data/logs/tool_calls.jsonl).
+
+    \b
+    Example:
+        kb logs --thread thr_123 --json
+    """
+    from kb.logview import follow_records, print_records
+
+    path = Settings().logs_dir / "tool_calls.jsonl"
+    print_records(out, path, thread, limit, as_json)
+    if follow:
+        follow_records(out, path, thread, as_json)
+
+
 def main() -> None:
     cli()

@@ -18,7 +18,7 @@ import numpy as np
 from kb.catalog import Catalog, DocumentRecord, NewChunk
 from kb.errors import KBError
 from kb.settings import Settings
-from kb.vectors import VectorStore
+from kb.vectors import VectorStore, release_vector_stores
 
 
 @dataclass(frozen=True)
@@ -132,4 +132,5 @@ class KnowledgeIndex:
 def remove_index(directory: Path) -> None:
     """Delete the whole index (for `--rebuild`); the embedding cache lives elsewhere."""
     if directory.exists():
+        release_vector_stores()
         shutil.rmtree(directory)

@@ -59,3 +59,10 @@ class VectorStore:
 
     def count(self) -> int:
         return self._collection.count()
+
+
+def release_vector_stores() -> None:
+    """Forget Chroma's per-process clients, before their files are deleted."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()

@@ -65,6 +65,21 @@ def m001_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
+@migration
+def m002_feedback(conn: Connection) -> None:
+    md = MetaData()
+    Table(
+        "feedback",
+        md,
+        Column("user_id", String(255), primary_key=True),
+        Column("thread_id", String(255), primary_key=True),
+        Column("item_id", String(255), primary_key=True),
+        Column("kind", String(16), nullable=False),
+        Column("created_at", String(32), nullable=False),
+    )
+    md.create_all(conn)
+
+
 def apply_migrations(conn: Connection) -> list[str]:
     """Apply every migration not yet recorded; return the names applied (empty: no-op)."""
     table = _migrations_table(MetaData())

@@ -59,6 +59,15 @@ attachments = Table(
     Column("id", String(255), primary_key=True),
     Column("data", Text, nullable=False),
 )
+feedback = Table(
+    "feedback",
+    _md,
+    Column("user_id", String(255), primary_key=True),
+    Column("thread_id", String(255), primary_key=True),
+    Column("item_id", String(255), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
 
 _item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 _attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
@@ -262,6 +271,31 @@ class SQLStore(Store[RequestContext]):
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(delete(attachments).where(_attachment_row(context, attachment_id)))
+
+    # Feedback (not part of the Store contract: the server's add_feedback saves it here)
+
+    async def save_feedback(
+        self, thread_id: str, item_ids: list[str], kind: str, context: RequestContext
+    ) -> None:
+        now = sort_key(datetime.now(UTC))
+        async with self.engine.begin() as conn:
+            await _require_thread(conn, context, thread_id)
+            for item_id in item_ids:
+                row = {
+                    "user_id": context.user_id,
+                    "thread_id": thread_id,
+                    "item_id": item_id,
+                    "kind": kind,
+                    "created_at": now,
+                }
+                await conn.execute(_upsert(conn, feedback, row))
+
+    async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
+        """item id -> "positive" | "negative" for one thread."""
+        scope = and_(feedback.c.user_id == context.user_id, feedback.c.thread_id == thread_id)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(feedback.c.item_id, feedback.c.kind).where(scope))
+        return {item_id: kind for item_id, kind in rows}
 
 
 def _thread_row(context: RequestContext, thread_id: str) -> ColumnElement[bool]:

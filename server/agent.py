@@ -1,0 +1,120 @@
+"""The agent, its `search_docs` tool and what the tool leaves behind: workflow tasks,
+remembered passages (for citations) and a tool-call log line."""
+
+import asyncio
+import time
+from typing import Annotated
+
+from agents import Agent, Model, RunContextWrapper, function_tool
+from chatkit.agents import AgentContext
+from chatkit.types import SearchTask, URLSource
+from pydantic import Field, SkipValidation
+
+from kb.search import Searcher
+from kb.types import Hit
+from server.context import RequestContext
+from server.passages import describe, format_passages
+from server.toollog import ToolCallLog, ToolCallRecord
+
+MAX_TOP_K = 20
+
+INSTRUCTIONS = """You answer questions about the user's documents, using only the knowledge base.
+
+- Always call `search_docs` before answering; search again with other words if the first
+  results do not answer the question.
+- Answer only from the passages the searches returned. Never use outside knowledge.
+- Cite every statement with the passage number in square brackets, like [1] or [2][3].
+- If the passages do not contain the answer, say plainly that the knowledge base has no
+  answer, and mention what you searched for.
+- Be concise. Use Markdown lists or tables when they help."""
+
+
+class KBAgentContext(AgentContext[RequestContext]):
+    searcher: Annotated[Searcher, SkipValidation]
+    tool_log: Annotated[ToolCallLog, SkipValidation]
+    default_top_k: int = 5
+    passages: list[Annotated[Hit, SkipValidation]] = Field(default_factory=list)
+
+
+@function_tool
+async def search_docs(
+    ctx: RunContextWrapper[KBAgentContext],
+    query: str,
+    top_k: int | None = None,
+    source: str | None = None,
+) -> str:
+    """Search the knowledge base and return numbered passages to cite.
+
+    Args:
+        query: What to look for: keywords, names, figures or a natural-language question.
+        top_k: How many passages to return (1-20, default 5).
+        source: Only search files whose path matches this glob, e.g. "*AAPL*" or "guides/*".
+    """
+    agent_context = ctx.context
+    k = max(1, min(top_k or agent_context.default_top_k, MAX_TOP_K))
+    task = SearchTask(
+        title=f"Searching “{query}”",
+        title_query=query,
+        queries=[query],
+        status_indicator="loading",
+    )
+    await agent_context.add_workflow_task(task)
+    task_index = len(agent_context.workflow_item.workflow.tasks) - 1  # type: ignore[union-attr]
+    started = time.perf_counter()
+    hits: list[Hit] = []
+    error = None
+    try:
+        hits = await asyncio.to_thread(agent_context.searcher.search, query, k, "hybrid", source)
+    except Exception as exc:  # reported to the model and the log; the turn goes on
+        error = f"{type(exc).__name__}: {exc}"
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    first_number = len(agent_context.passages) + 1
+    agent_context.passages.extend(hits)
+    await agent_context.update_workflow_task(
+        _finished_task(task, hits, first_number, elapsed_ms, error), task_index
+    )
+    agent_context.tool_log.write(
+        ToolCallRecord.for_search(
+            context=agent_context,
+            call_id=getattr(ctx, "tool_call_id", None),
+            arguments={"query": query, "top_k": top_k, "source": source},
+            hits=hits,
+            first_number=first_number,
+            duration_ms=elapsed_ms,
+            error=error,
+        )
+    )
+    if error:
+        return f"The search failed: {error}"
+    return format_passages(hits, first_number)
+
+
+def _finished_task(
+    task: SearchTask, hits: list[Hit], first_number: int, elapsed_ms: float, error: str | None
+) -> SearchTask:
+    outcome = f"failed: {error}" if error else f"{len(hits)} hits in {elapsed_ms:.0f} ms"
+    sources = [
+        URLSource(
+            title=f"{number}. {describe(hit)}",
+            url=f"/api/chunks/{hit.chunk_id}",
+            description=f"score {hit.score:.4f}",
+            group=hit.source,
+        )
+        for number, hit in enumerate(hits, start=first_number)
+    ]
+    return task.model_copy(
+        update={
+            "title": f"Searched “{task.title_query}” — {outcome}",
+            "sources": sources,
+            "status_indicator": "complete",
+        }
+    )
+
+
+def build_agent(model: Model | str) -> Agent[KBAgentContext]:
+    return Agent[KBAgentContext](
+        name="kb",
+        instructions=INSTRUCTIONS,
+        tools=[search_docs],
+        model=model,
+    )

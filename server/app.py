@@ -1,0 +1,197 @@
+"""The HTTP app: ChatKit at POST /chatkit, a small JSON API, and the web UI at /.
+
+Bad input never reaches the ChatKit stream: the body is size-checked and validated, and
+the thread or item it names is looked up, before a 200 header is sent.
+"""
+
+import mimetypes
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from agents import Model
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from chatkit.types import ChatKitReq
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import TypeAdapter, ValidationError
+
+from kb.embedder import Embedder
+from kb.settings import Settings
+from server.context import RequestContext
+from server.services import ChatServices, open_chat
+
+STATIC = Path(__file__).parent / "static"
+REQUEST = TypeAdapter(ChatKitReq)
+MAX_USER_ID = 128
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+def create_app(
+    settings: Settings, model: Model | None = None, embedder: Embedder | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_chat(settings, model, embedder=embedder) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(title="kb", lifespan=lifespan)
+    app.state.settings = settings
+
+    @app.exception_handler(HTTPError)
+    async def http_error(_: Request, error: HTTPError) -> JSONResponse:
+        return JSONResponse({"error": error.message}, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _describe(error.errors())}, status_code=400)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(_api(settings))
+    _mount_ui(app)
+    return app
+
+
+def _api(settings: Settings) -> APIRouter:
+    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
+        if settings.auth_token and authorization != f"Bearer {settings.auth_token}":
+            raise HTTPError(401, "missing or wrong token: send Authorization: Bearer <token>")
+
+    router = APIRouter(dependencies=[Depends(authorize)])
+
+    @router.post("/chatkit")
+    async def chatkit(request: Request) -> Response:
+        services = _services(request)
+        context = _context(request)
+        body = await _read_body(request, settings.max_request_kb * 1024)
+        try:
+            parsed = REQUEST.validate_json(body)
+        except ValidationError as error:
+            raise HTTPError(400, "invalid ChatKit request: " + _describe(error.errors())) from None
+        await _check_references(services, parsed, context)
+        try:
+            result = await services.chat.process(body, context)
+        except NotFoundError as error:
+            raise HTTPError(404, str(error)) from None
+        if isinstance(result, StreamingResult):
+            return StreamingResponse(result, media_type="text/event-stream")
+        return Response(content=result.json, media_type="application/json")
+
+    @router.get("/api/status")
+    async def status(request: Request) -> dict[str, Any]:
+        services = _services(request)
+        documents, chunks = services.index.catalog.counts()
+        return {
+            "documents": documents,
+            "chunks": chunks,
+            "embedding_model": services.index.embedding_model,
+            "chat_model": services.model_name,
+        }
+
+    @router.get("/api/chunks/{chunk_id}")
+    async def chunk(chunk_id: str, request: Request) -> dict[str, Any]:
+        row = _services(request).index.catalog.get_chunks([chunk_id]).get(chunk_id)
+        if row is None:
+            raise HTTPError(404, f"no passage {chunk_id} in the index")
+        return {
+            "chunk_id": row.chunk_id,
+            "doc_id": row.doc_id,
+            "source": row.source,
+            "title": row.title,
+            "page": row.page,
+            "heading": row.heading,
+            "text": row.text,
+        }
+
+    @router.get("/api/documents/{doc_id}/file")
+    async def document_file(doc_id: str, request: Request) -> FileResponse:
+        record = _services(request).index.catalog.document(doc_id)
+        if record is None or record.content_hash is None:
+            raise HTTPError(404, f"no indexed document {doc_id}")
+        root = Path(record.root).resolve()
+        path = (root / record.path).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise HTTPError(404, f"{record.path} is no longer on disk; run `kb ingest`")
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if media_type == "text/html":  # never render an indexed page in our origin
+            media_type = "text/plain"
+        return FileResponse(
+            path, media_type=media_type, filename=path.name, content_disposition_type="inline"
+        )
+
+    return router
+
+
+def _services(request: Request) -> ChatServices:
+    return request.app.state.services
+
+
+def _context(request: Request) -> RequestContext:
+    user = request.headers.get("x-kb-user", "local").strip()
+    if not user or len(user) > MAX_USER_ID or not user.isprintable():
+        raise HTTPError(400, f"X-KB-User must be 1-{MAX_USER_ID} printable characters")
+    return RequestContext(user_id=user)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, f"request body over KB_MAX_REQUEST_KB ({limit // 1024} KiB)")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise HTTPError(413, f"request body over KB_MAX_REQUEST_KB ({limit // 1024} KiB)")
+    return bytes(body)
+
+
+async def _check_references(services: ChatServices, parsed: Any, context: RequestContext) -> None:
+    """Unknown threads and items are a 404 now, not a broken stream later."""
+    params = getattr(parsed, "params", None)
+    thread_id = getattr(params, "thread_id", None)
+    if thread_id is None:
+        return
+    item_ids = list(getattr(params, "item_ids", None) or [])
+    if getattr(params, "item_id", None):
+        item_ids.append(params.item_id)  # type: ignore[union-attr]
+    try:
+        await services.store.load_thread(thread_id, context=context)
+        for item_id in item_ids:
+            await services.store.load_item(thread_id, item_id, context=context)
+    except NotFoundError as error:
+        raise HTTPError(404, str(error)) from None
+
+
+def _describe(errors: Any) -> str:
+    parts = []
+    for error in list(errors)[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
+        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return "; ".join(parts)
+
+
+def _mount_ui(app: FastAPI) -> None:
+    if (STATIC / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=STATIC / "assets"), name="assets")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> Response:
+        page = STATIC / "index.html"
+        if page.is_file():
+            return FileResponse(page, media_type="text/html")
+        return HTMLResponse(
+            "<h1>kb</h1><p>The web UI is not built: run <code>make install</code>.</p>"
+        )

@@ -1,0 +1,168 @@
+"""The ChatKit server: runs the agent for each user message and turns its [n] citations
+into annotations. Knows nothing of HTTP (see server/app.py)."""
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import openai
+from agents import Agent, Runner
+from agents.exceptions import AgentsException
+from chatkit.agents import ThreadItemConverter, stream_agent_response
+from chatkit.errors import CustomStreamError
+from chatkit.server import ChatKitServer
+from chatkit.types import (
+    Annotation,
+    AssistantMessageItem,
+    EntitySource,
+    FeedbackKind,
+    ThreadItemDoneEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+)
+
+from kb.search import Searcher
+from kb.types import Hit
+from server.agent import KBAgentContext
+from server.context import RequestContext
+from server.passages import describe
+from server.store import SQLStore
+from server.toollog import ToolCallLog
+
+logger = logging.getLogger("kb.chat")
+CITATION = re.compile(r"\[(\d+)\]")
+TITLE_LENGTH = 60
+MAX_TURNS = 6
+
+
+class KBChatServer(ChatKitServer[RequestContext]):
+    def __init__(
+        self,
+        store: SQLStore,
+        agent: Agent[KBAgentContext],
+        searcher: Searcher,
+        tool_log: ToolCallLog,
+        *,
+        history_items: int = 10,
+        default_top_k: int = 5,
+        feedback_path: Path | None = None,
+    ) -> None:
+        super().__init__(store)
+        self.agent = agent
+        self.searcher = searcher
+        self.tool_log = tool_log
+        self.history_items = history_items
+        self.default_top_k = default_top_k
+        self.feedback_path = feedback_path
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        if input_user_message and not thread.title:
+            thread.title = _title(input_user_message)
+        agent_context = KBAgentContext(
+            thread=thread,
+            store=self.store,
+            request_context=context,
+            searcher=self.searcher,
+            tool_log=self.tool_log,
+            default_top_k=self.default_top_k,
+        )
+        history = await self._history(thread, context)
+        result = Runner.run_streamed(
+            self.agent, history, context=agent_context, max_turns=MAX_TURNS
+        )
+        try:
+            async for event in stream_agent_response(agent_context, result):
+                if isinstance(event, ThreadItemDoneEvent) and isinstance(
+                    event.item, AssistantMessageItem
+                ):
+                    add_citations(event.item, agent_context.passages)
+                yield event
+        except (openai.APIError, AgentsException) as error:
+            raise CustomStreamError(_readable(error), allow_retry=True) from error
+
+    async def _history(self, thread: ThreadMetadata, context: RequestContext) -> list:
+        """The newest messages of the thread, oldest first, the new question included."""
+        page = await self.store.load_thread_items(
+            thread.id, None, self.history_items, "desc", context
+        )
+        messages = [
+            item
+            for item in reversed(page.data)
+            if isinstance(item, UserMessageItem | AssistantMessageItem)
+        ]
+        return await ThreadItemConverter().to_agent_input(messages)
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        await self.store.load_thread(thread_id, context=context)  # NotFound for others
+        await self.store.save_feedback(thread_id, item_ids, feedback, context)
+        record = {"thread": thread_id, "items": item_ids, "kind": feedback, "user": context.user_id}
+        logger.info("feedback %s", json.dumps(record))
+        if self.feedback_path:
+            with self.feedback_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def add_citations(item: AssistantMessageItem, passages: list[Hit]) -> None:
+    """Each passage cited as [n] becomes one annotation, at its first citation."""
+    for content in item.content:
+        cited: dict[int, int] = {}
+        for match in CITATION.finditer(content.text):
+            number = int(match.group(1))
+            if 1 <= number <= len(passages):
+                cited.setdefault(number, match.end())
+        content.annotations = [
+            Annotation(source=citation_source(number, passages[number - 1]), index=index)
+            for number, index in cited.items()
+        ]
+
+
+def citation_source(number: int, hit: Hit) -> EntitySource:
+    snippet = " ".join(hit.text.split())
+    return EntitySource(
+        id=hit.chunk_id,
+        title=describe(hit),
+        description=snippet[:200] + ("…" if len(snippet) > 200 else ""),
+        data={
+            "n": number,
+            "chunk_id": hit.chunk_id,
+            "doc_id": hit.doc_id,
+            "source": hit.source,
+            "page": hit.page,
+            "heading": hit.heading,
+            "url": f"/api/documents/{hit.doc_id}/file",
+        },
+    )
+
+
+def _title(message: UserMessageItem) -> str:
+    text = " ".join(
+        part.text for part in message.content if getattr(part, "type", "") == "input_text"
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= TITLE_LENGTH else text[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def _readable(error: Exception) -> str:
+    if isinstance(error, openai.AuthenticationError):
+        return "The chat model rejected the API key (401). Check OPENAI_API_KEY / KB_MODEL_API_KEY."
+    if isinstance(error, openai.APITimeoutError):
+        return "The chat model did not answer in time. Try again."
+    if isinstance(error, openai.APIConnectionError):
+        return "Cannot reach the chat model server. Is it running? Check KB_MODEL_BASE_URL."
+    if isinstance(error, openai.APIStatusError):
+        return f"The chat model failed ({error.status_code}): {error.message}"
+    return f"The chat model failed: {error}"

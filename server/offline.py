@@ -1,0 +1,216 @@
+"""The offline answering model: an `agents.Model` that needs no LLM.
+
+It behaves like a disciplined tool-using model: on a new question it calls `search_docs`
+(folding in the previous question when a follow-up leans on it); once the passages are
+back, it answers with the sentences of those passages that best match the question, each
+cited as [n], streamed word by word. Deterministic and fast.
+"""
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from agents import Model, ModelResponse, Usage
+from agents.testing import assistant_message, function_call
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseContentPartAddedEvent,
+    ResponseContentPartDoneEvent,
+    ResponseCreatedEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseOutputText,
+    ResponseTextDeltaEvent,
+    ResponseTextDoneEvent,
+    ResponseUsage,
+)
+from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
+
+from kb.lexical import query_terms
+from server.passages import parse_passages
+
+SEARCH_TOOL = "search_docs"
+NOTHING_FOUND = (
+    "I couldn't find anything about that in the knowledge base. "
+    "Try other words, or check that the documents you expect are ingested (`kb status`)."
+)
+MAX_SENTENCES = 4
+FOLLOW_UP = re.compile(
+    r"^(and|also|what about|how about|why|how so|more|then)\b|\b(it|its|this|that|these|those|"
+    r"they|them|their|there|he|she|him|her)\b",
+    re.IGNORECASE,
+)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+
+
+class OfflineModel(Model):
+    name = "offline"
+
+    async def get_response(self, system_instructions, input, *args: Any, **kwargs: Any):
+        item = _next_output(_as_items(input))
+        return ModelResponse(output=[item], usage=Usage(), response_id=None)
+
+    async def stream_response(
+        self, system_instructions, input, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        item = _next_output(_as_items(input))
+        for event in _stream_events(item):
+            yield event
+
+
+def _as_items(input: str | list) -> list[dict]:
+    if isinstance(input, str):
+        return [{"role": "user", "content": input}]
+    return [i if isinstance(i, dict) else i.model_dump() for i in input]
+
+
+def _next_output(items: list[dict]) -> Any:
+    questions = [_text(i) for i in items if i.get("role") == "user"]
+    last_user = max((n for n, i in enumerate(items) if i.get("role") == "user"), default=-1)
+    results = [i for i in items[last_user + 1 :] if i.get("type") == "function_call_output"]
+    if not results:
+        query = fold_follow_up(questions[-1] if questions else "", questions[:-1])
+        call_id = f"call_{uuid.uuid4().hex[:16]}"
+        return function_call(SEARCH_TOOL, {"query": query}, call_id=call_id)
+    passages_text = "\n\n".join(str(r.get("output", "")) for r in results)
+    question = fold_follow_up(questions[-1], questions[:-1])
+    return assistant_message(compose_answer(question, passages_text), item_id=_id("msg"))
+
+
+def fold_follow_up(question: str, earlier: list[str]) -> str:
+    """A short or pronoun-led question is searched together with the previous one."""
+    if not earlier:
+        return question
+    if len(query_terms(question)) <= 2 or FOLLOW_UP.search(question):
+        return f"{earlier[-1]} {question}"
+    return question
+
+
+def compose_answer(question: str, passages_text: str) -> str:
+    passages = parse_passages(passages_text)
+    terms = {_stem(t) for t in query_terms(question)}
+    scored: list[tuple[float, int, int, str]] = []
+    for passage in passages:
+        for position, sentence in enumerate(_sentences(passage.text)):
+            matched = terms & {_stem(t) for t in query_terms(sentence)}
+            if matched:
+                score = len(matched) / len(terms) - 0.05 * passage.number
+                scored.append((score, passage.number, position, sentence))
+    best = sorted(scored, key=lambda s: -s[0])[:MAX_SENTENCES]
+    if not best:
+        return NOTHING_FOUND
+    best.sort(key=lambda s: (s[1], s[2]))  # read in passage order
+    lines = [f"- {sentence} [{number}]" for _, number, _, sentence in best]
+    return "Here is what the knowledge base says:\n\n" + "\n".join(lines)
+
+
+def _sentences(text: str) -> Iterable[str]:
+    for part in SENTENCE_END.split(text):
+        sentence = " ".join(part.split()).lstrip("-*• ").strip()
+        if len(sentence) >= 12:
+            yield sentence
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _text(item: dict) -> str:
+    content = item.get("content", "")
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def _stream_events(item: Any) -> Iterable[Any]:
+    """The Responses API event sequence for one output item."""
+    response = _response([])
+    seq = iter(range(10**6))
+    yield ResponseCreatedEvent(
+        type="response.created", response=response, sequence_number=next(seq)
+    )
+    pending = item.model_copy(update={"status": "in_progress"})
+    if item.type == "function_call":
+        pending = item.model_copy(update={"arguments": ""})
+    yield ResponseOutputItemAddedEvent(
+        type="response.output_item.added", item=pending, output_index=0, sequence_number=next(seq)
+    )
+    if item.type == "function_call":
+        yield ResponseFunctionCallArgumentsDoneEvent.model_validate(
+            {
+                "type": "response.function_call_arguments.done",
+                "item_id": item.id,
+                "output_index": 0,
+                "arguments": item.arguments,
+                "name": item.name,
+                "sequence_number": next(seq),
+            }
+        )
+    else:
+        yield from _text_events(item.id, item.content[0].text, seq)
+    yield ResponseOutputItemDoneEvent(
+        type="response.output_item.done", item=item, output_index=0, sequence_number=next(seq)
+    )
+    yield ResponseCompletedEvent(
+        type="response.completed", response=_response([item]), sequence_number=next(seq)
+    )
+
+
+def _text_events(item_id: str, text: str, seq: Iterable[int]) -> Iterable[Any]:
+    counter = iter(seq)
+    common = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    empty = ResponseOutputText(type="output_text", text="", annotations=[], logprobs=[])
+    yield ResponseContentPartAddedEvent(
+        type="response.content_part.added", part=empty, sequence_number=next(counter), **common
+    )
+    for word in re.findall(r"\s*\S+", text):
+        yield ResponseTextDeltaEvent(
+            type="response.output_text.delta",
+            delta=word,
+            logprobs=[],
+            sequence_number=next(counter),
+            **common,
+        )
+    yield ResponseTextDoneEvent(
+        type="response.output_text.done",
+        text=text,
+        logprobs=[],
+        sequence_number=next(counter),
+        **common,
+    )
+    done = empty.model_copy(update={"text": text})
+    yield ResponseContentPartDoneEvent(
+        type="response.content_part.done", part=done, sequence_number=next(counter), **common
+    )
+
+
+def _response(output: list) -> Response:
+    return Response(
+        id=_id("resp"),
+        created_at=time.time(),
+        model="offline",
+        object="response",
+        output=output,
+        tool_choice="auto",
+        tools=[],
+        parallel_tool_calls=False,
+        status="completed" if output else "in_progress",
+        usage=ResponseUsage(
+            input_tokens=0,
+            output_tokens=0,
+            total_tokens=0,
+            input_tokens_details=InputTokensDetails(cached_tokens=0),
+            output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
+        ),
+    )

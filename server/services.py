@@ -1,0 +1,88 @@
+"""Everything a chat needs, opened together: the HTTP app and `kb eval --answers` share it."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from agents import Model
+
+from kb.embedder import Embedder, create_embedder
+from kb.index import KnowledgeIndex
+from kb.search import Searcher
+from kb.settings import Settings
+from server.agent import build_agent
+from server.chat import KBChatServer
+from server.context import RequestContext
+from server.models import configure_tracing, create_model
+from server.store import SQLStore, default_database_url, open_store
+from server.toollog import ToolCallLog
+
+
+@dataclass
+class ChatServices:
+    settings: Settings
+    index: KnowledgeIndex
+    searcher: Searcher
+    store: SQLStore
+    chat: KBChatServer
+    model_name: str
+
+
+@asynccontextmanager
+async def open_chat(
+    settings: Settings,
+    model: Model | None = None,
+    *,
+    embedder: Embedder | None = None,
+    database_url: str | None = None,
+) -> AsyncIterator[ChatServices]:
+    """`model` and `embedder` default to what the settings name (tests pass their own)."""
+    configure_tracing(settings)
+    if model is None:
+        model, model_name = create_model(settings)
+    else:
+        model_name = getattr(model, "name", type(model).__name__)
+    index = KnowledgeIndex.open(settings)
+    embedder = embedder or create_embedder(settings)
+    await asyncio.to_thread(embedder.embed, ["warm up"])  # load the model before the 1st question
+    url = database_url or settings.database_url or default_database_url(settings.data_dir)
+    store = await open_store(url)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    searcher = Searcher(index, embedder)
+    chat = KBChatServer(
+        store,
+        build_agent(model),
+        searcher,
+        ToolCallLog(settings.logs_dir / "tool_calls.jsonl"),
+        history_items=settings.history_turns,
+        default_top_k=settings.search_top_k,
+        feedback_path=settings.logs_dir / "feedback.jsonl",
+    )
+    try:
+        yield ChatServices(settings, index, searcher, store, chat, str(model_name))
+    finally:
+        await store.close()
+        index.close()
+
+
+async def ask(chat: KBChatServer, question: str, context: RequestContext) -> list[dict]:
+    """Send one question in a new thread through the ChatKit protocol; the decoded events."""
+    request = {
+        "type": "threads.create",
+        "params": {
+            "input": {
+                "content": [{"type": "input_text", "text": question}],
+                "attachments": [],
+                "inference_options": {},
+            }
+        },
+    }
+    result = await chat.process(json.dumps(request), context)
+    events = []
+    async for chunk in result:  # type: ignore[union-attr]
+        for line in chunk.decode().splitlines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    return events
