@@ -23,6 +23,7 @@ _LIMITS = {
     "disable_legacy_handling": True,
 }
 _NUMBER = re.compile(r"^[($€£-]*[\d.,]+%?\)?$|^[—–-]$")
+_CURRENCY = {"$", "€", "£", "%"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 _SENTENCE_END = re.compile(r"[.!?:;][\"'”’)]?$")
 _JUNK_TITLES = {"untitled", "document", "title", "none", "null", "pdf"}
@@ -80,8 +81,14 @@ def _metadata_title(reader: pypdf.PdfReader) -> str:
 
 
 def is_table_row(line: str) -> bool:
-    """Several numeric columns, e.g. "Net sales $ 82,959 $ 81,434 304,182"."""
-    numbers = sum(1 for word in line.split() if _NUMBER.match(word) and word not in "$€£")
+    """Ends in two or more numeric columns: "Net sales $ 82,959 $ 81,434 304,182"."""
+    numbers = 0
+    for word in reversed(line.split()):
+        if word in _CURRENCY:
+            continue
+        if not _NUMBER.match(word):
+            break
+        numbers += 1
     return numbers >= 2
 
 

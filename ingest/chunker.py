@@ -1,0 +1,223 @@
+"""Sections -> chunks the embedding model reads whole, following document structure.
+
+A chunk never spans two pages or two heading paths. Consecutive sections under the same
+path are packed up to the token budget; an oversized section is split at paragraphs, then
+lines, sentences, words and (last resort) characters; tables only between rows, repeating
+a pipe table's header row. Token counts are taken once per piece, in batches, and summed:
+WordPiece counts of whitespace-joined pieces are additive. A final batched exact count of
+every chunk re-splits the rare chunk that still exceeds the budget.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from itertools import groupby
+
+from ingest.document import Chunk, ParsedDocument, Section, TokenCounter, embedding_text
+
+_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_DELIMITER_ROW = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")
+_SENTENCE_GAP = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+")
+_PARAGRAPH_GAP = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A piece that is never split further when packed: text, its token count (no specials),
+    the separator that goes before it inside a chunk, and the table header to repeat when a
+    chunk starts with it."""
+
+    text: str
+    tokens: int
+    joiner: str = "\n\n"
+    header: "_Unit | None" = None
+
+
+class _Counter:
+    """Token counts without the model's [CLS]/[SEP], so that counts of pieces add up."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self._counter = counter
+        self.specials = counter.count_tokens([""])[0]
+
+    def __call__(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        return [count - self.specials for count in self._counter.count_tokens(texts)]
+
+
+def chunk_document(doc: ParsedDocument, counter: TokenCounter, max_tokens: int) -> list[Chunk]:
+    count = _Counter(counter)
+    sections = [s for s in (replace(s, text=normalise(s)) for s in doc.sections) if s.text]
+    groups = [(key, list(run)) for key, run in groupby(sections, key=_place)]
+    paths, prefixes = _heading_paths(doc.title, [key[1] for key, _ in groups], count, max_tokens)
+    section_tokens = iter(count([s.text for s in sections]))
+    chunks: list[Chunk] = []
+    for ((page, _), run), path, prefix in zip(groups, paths, prefixes, strict=True):
+        budget = max_tokens - count.specials - prefix
+        units = [u for s in run for u in _section_units(s, next(section_tokens), budget, count)]
+        chunks.extend(Chunk(text, path, page) for text in _pack(units, budget))
+    return _enforce(doc.title, chunks, count, max_tokens)
+
+
+def _place(section: Section) -> tuple[int | None, tuple[str, ...]]:
+    return section.page, section.headings
+
+
+def normalise(section: Section) -> str:
+    """Spaces collapsed and lines trimmed; newlines kept (rows, list items, code lines)."""
+    lines = section.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if section.kind == "code":
+        return _BLANK_RUNS.sub("\n\n", "\n".join(line.rstrip() for line in lines)).strip("\n")
+    if section.kind == "table":
+        rows = (_SPACES.sub(" ", line).strip() for line in lines)
+        return "\n".join(row for row in rows if row)
+    tidy = (_indent(line) + _SPACES.sub(" ", line.strip()) for line in lines)
+    return _BLANK_RUNS.sub("\n\n", "\n".join(tidy)).strip()
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())] if line.strip() else ""
+
+
+def _heading_paths(
+    title: str, paths: list[tuple[str, ...]], count: _Counter, max_tokens: int
+) -> tuple[list[tuple[str, ...]], list[int]]:
+    """Each group's heading path (shortened where too long) and its prefix token count."""
+    prefixes = count([embedding_text(title, path, "") for path in paths])
+    limit = max_tokens // 2 - count.specials
+    for i, prefix in enumerate(prefixes):
+        if prefix > limit:
+            paths[i] = _fit_headings(title, paths[i], count, max_tokens)
+            prefixes[i] = count([embedding_text(title, paths[i], "")])[0]
+    return paths, prefixes
+
+
+def _fit_headings(
+    title: str, headings: tuple[str, ...], count: _Counter, max_tokens: int
+) -> tuple[str, ...]:
+    """Shorten a heading path whose prefix would take more than half the budget:
+    outer headings go first, then words from the end of the innermost one."""
+    limit = max_tokens // 2 - count.specials
+
+    def fits(path: tuple[str, ...]) -> bool:
+        return count([embedding_text(title, path, "")])[0] <= limit
+
+    if not fits(()):
+        raise ValueError(f"document title too long for max_tokens={max_tokens}: {title[:80]!r}")
+    while len(headings) > 1 and not fits(headings):
+        headings = headings[1:]
+    words = headings[0].split() if headings else []
+    while words and not fits((" ".join(words) + " …",)):
+        words = words[: len(words) // 2] if len(words) > 8 else words[:-1]
+    return (" ".join(words) + " …",) if words else ()
+
+
+def _section_units(section: Section, tokens: int, budget: int, count: _Counter) -> list[_Unit]:
+    if tokens <= budget:
+        return [_Unit(section.text, tokens)]
+    if section.kind == "table":
+        return _table_units(section.text, budget, count)
+    return _split(section.text, tokens, budget, count)
+
+
+# (how a text splits, the separator put back between its pieces), coarsest first
+_LEVELS: list[tuple[Callable[[str], list[str]], str]] = [
+    (_PARAGRAPH_GAP.split, "\n\n"),
+    (lambda text: text.split("\n"), "\n"),
+    (_SENTENCE_GAP.split, " "),
+    (str.split, " "),
+]
+
+
+def _split(text: str, tokens: int, budget: int, count: _Counter, level: int = 0) -> list[_Unit]:
+    """Units of at most `budget` tokens, cut at the coarsest boundary that works."""
+    if tokens <= budget:
+        return [_Unit(text, tokens)]
+    if level == len(_LEVELS):
+        return _split_characters(text, tokens, budget, count)
+    splitter, joiner = _LEVELS[level]
+    parts = [part.strip() for part in splitter(text) if part.strip()]
+    if len(parts) <= 1:
+        return _split(text, tokens, budget, count, level + 1)
+    units: list[_Unit] = []
+    for part, part_tokens in zip(parts, count(parts), strict=True):
+        pieces = _split(part, part_tokens, budget, count, level + 1)
+        units.append(replace(pieces[0], joiner=joiner))
+        units.extend(pieces[1:])
+    return [replace(units[0], joiner="\n\n"), *units[1:]]
+
+
+def _split_characters(text: str, tokens: int, budget: int, count: _Counter) -> list[_Unit]:
+    """A single enormous "word": cut into character runs sized from its token density."""
+    size = max(1, len(text) * budget // max(tokens, 1))
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+    units: list[_Unit] = []
+    for piece, piece_tokens in zip(pieces, count(pieces), strict=True):
+        if piece_tokens > budget and len(piece) > 1:
+            units.extend(_split_characters(piece, piece_tokens, max(budget - 1, 1), count))
+        else:
+            units.append(_Unit(piece, piece_tokens, " "))
+    return units
+
+
+def _table_units(text: str, budget: int, count: _Counter) -> list[_Unit]:
+    """One unit per row; the header (row + delimiter row) goes with the first row and is
+    repeated at the top of every chunk that starts inside the table."""
+    rows = text.split("\n")
+    has_header = len(rows) > 2 and bool(_DELIMITER_ROW.match(rows[1]))
+    header_text = "\n".join(rows[:2]) if has_header else ""
+    header_tokens, *row_tokens = count([header_text, *rows[2 if has_header else 0 :]])
+    header = _Unit(header_text, header_tokens) if has_header else None
+    if header and header_tokens > budget // 2:
+        header, row_tokens = None, count(rows)  # too big to repeat: plain rows
+    body = rows[2:] if header else rows
+    room = budget - (header.tokens if header else 0)
+    units: list[_Unit] = []
+    for row, tokens in zip(body, row_tokens, strict=True):
+        pieces = _split(row, tokens, room, count, level=3)
+        units.append(_Unit(pieces[0].text, pieces[0].tokens, "\n", header))
+        units.extend(replace(piece, joiner=" ") for piece in pieces[1:])
+    if header:
+        first = units[0]
+        units[0] = _Unit(f"{header.text}\n{first.text}", header.tokens + first.tokens)
+    return units
+
+
+def _pack(units: list[_Unit], budget: int) -> Iterator[str]:
+    """Greedy: add units to the chunk while the summed count fits the budget."""
+    current: list[_Unit] = []
+    used = 0
+    for unit in units:
+        if current and used + unit.tokens <= budget:
+            current.append(unit)
+            used += unit.tokens
+            continue
+        if current:
+            yield _join(current)
+        current = [unit.header, unit] if unit.header else [unit]
+        used = sum(u.tokens for u in current)
+    if current:
+        yield _join(current)
+
+
+def _join(units: list[_Unit]) -> str:
+    return units[0].text + "".join(unit.joiner + unit.text for unit in units[1:])
+
+
+def _enforce(title: str, chunks: list[Chunk], count: _Counter, max_tokens: int) -> list[Chunk]:
+    """Exact check of every chunk, in one batch; re-split the rare one that is over."""
+    totals = count([embedding_text(title, c.headings, c.text) for c in chunks])
+    result: list[Chunk] = []
+    for chunk, total in zip(chunks, totals, strict=True):
+        over = total + count.specials - max_tokens
+        if over <= 0:
+            result.append(chunk)
+            continue
+        text_tokens = count([chunk.text])[0]
+        budget = max(text_tokens - over, 1)
+        pieces = _split(chunk.text, text_tokens, budget, count)
+        smaller = [Chunk(text, chunk.headings, chunk.page) for text in _pack(pieces, budget)]
+        result.extend(_enforce(title, smaller, count, max_tokens))
+    return result
