@@ -19,6 +19,7 @@ _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _DELIMITER_ROW = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")
 _SENTENCE_GAP = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+")
+_LIST_ITEM = re.compile(r"^\s+([-*+•]|\d+[.)])\s")
 _PARAGRAPH_GAP = re.compile(r"\n\s*\n")
 
 
@@ -78,7 +79,8 @@ def normalise(section: Section) -> str:
 
 
 def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip())] if line.strip() else ""
+    """Indentation is kept only where it means nesting: list items."""
+    return line[: len(line) - len(line.lstrip())] if _LIST_ITEM.match(line) else ""
 
 
 def _heading_paths(
@@ -158,7 +160,7 @@ def _split_characters(text: str, tokens: int, budget: int, count: _Counter) -> l
         if piece_tokens > budget and len(piece) > 1:
             units.extend(_split_characters(piece, piece_tokens, max(budget - 1, 1), count))
         else:
-            units.append(_Unit(piece, piece_tokens, " "))
+            units.append(_Unit(piece, piece_tokens, ""))  # glued back: _enforce re-checks
     return units
 
 
