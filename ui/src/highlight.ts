@@ -32,11 +32,12 @@ export interface Segment {
   mark: boolean;
 }
 
-/** Splits text into runs, marking the words that match a term (a shared stem counts). */
+/** Splits text into runs, marking words that match a term (same stem, or a longer form). */
 export function highlight(text: string, terms: string[]): Segment[] {
   if (!terms.length || !text) return text ? [{ text, mark: false }] : [];
   const exact = new Set(terms);
   const stems = new Set(terms.map(stem).filter((s) => s.length >= 4));
+  const prefixes = terms.filter((t) => t.length >= 5);
   const segments: Segment[] = [];
   let last = 0;
   const push = (part: string, mark: boolean) => {
@@ -47,7 +48,10 @@ export function highlight(text: string, terms: string[]): Segment[] {
   };
   for (const match of text.matchAll(WORD)) {
     const word = match[0].toLowerCase().replace(/['’]s$/, "");
-    const hit = exact.has(word) || (word.length >= 4 && stems.has(stem(word)));
+    const hit =
+      exact.has(word) ||
+      (word.length >= 4 && stems.has(stem(word))) ||
+      prefixes.some((p) => word.startsWith(p));
     if (!hit) continue;
     const start = match.index ?? 0;
     push(text.slice(last, start), false);

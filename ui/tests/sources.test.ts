@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { highlight, queryTerms } from "../src/highlight";
+import { citationsOf, originalHref, searchCall } from "../src/sources";
+import { annotation, assistantItem, searchWorkflow } from "./helpers";
+
+describe("citations", () => {
+  it("maps data.n to the cited chunk, file, page and heading", () => {
+    const item = assistantItem("a", "t", "x [1] y [2]", [annotation(1, "c1", 5), annotation(2, "c2", 11, 3)]);
+    const map = citationsOf(item);
+    expect([...map.keys()]).toEqual([1, 2]);
+    expect(map.get(2)).toEqual({
+      n: 2,
+      chunkId: "c2",
+      docId: "doc1",
+      source: "manual.pdf",
+      title: "guide.md — Install > Linux",
+      page: 3,
+      heading: "Install > Linux",
+      url: "/api/documents/doc1/file",
+      snippet: "Run the installer on Linux",
+    });
+    expect(map.get(1)?.page).toBeNull();
+  });
+
+  it("opens PDFs at their page", () => {
+    expect(originalHref("/api/documents/d/file", 4)).toBe("/api/documents/d/file#page=4");
+    expect(originalHref("/api/documents/d/file", null)).toBe("/api/documents/d/file");
+    expect(originalHref(null, 3)).toBeNull();
+  });
+});
+
+describe("search calls", () => {
+  it("reads query, hits, time and ranked hits with scores", () => {
+    const call = searchCall(searchWorkflow("w", "t", "complete").workflow.tasks[0]);
+    expect(call).toMatchObject({ query: "install linux", hits: 2, ms: 12, loading: false });
+    expect(call?.results).toEqual([
+      { rank: 1, title: "guide.md p.3 — Install > Linux", url: "/api/chunks/c1", chunkId: "c1", score: "0.0312", group: "guide.md" },
+      { rank: 2, title: "faq.md — Setup", url: "/api/chunks/c%202", chunkId: "c 2", score: "0.0150", group: "faq.md" },
+    ]);
+  });
+
+  it("falls back to the number of sources and ignores other tasks", () => {
+    expect(searchCall({ type: "web_search", queries: ["q"], sources: [] })).toMatchObject({ query: "q", hits: 0, ms: null });
+    expect(searchCall({ type: "custom", title: "x" })).toBeNull();
+  });
+});
+
+describe("highlight", () => {
+  it("keeps content words of the question", () => {
+    expect(queryTerms("How do I install the CLI on Linux?")).toEqual(["install", "cli", "linux"]);
+  });
+
+  it("marks matching words, case-insensitively and by stem", () => {
+    const segments = highlight("Installing on linux: the Linux installer installs.", ["install", "linux"]);
+    expect(segments.filter((s) => s.mark).map((s) => s.text)).toEqual(["Installing", "linux", "Linux", "installer", "installs"]);
+    expect(segments.map((s) => s.text).join("")).toBe("Installing on linux: the Linux installer installs.");
+  });
+
+  it("returns the text unmarked without terms", () => {
+    expect(highlight("abc", [])).toEqual([{ text: "abc", mark: false }]);
+  });
+});
