@@ -210,7 +210,7 @@ def _response(output: list) -> Response:
             input_tokens=0,
             output_tokens=0,
             total_tokens=0,
-            input_tokens_details=InputTokensDetails(cached_tokens=0),
+            input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
             output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
         ),
     )

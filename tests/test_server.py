@@ -1,0 +1,196 @@
+"""The real app over HTTP on loopback, with the offline model over the sample docs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.settings import Settings
+from server.app import create_app
+from tests.serving import (
+    ChatClient,
+    LiveServer,
+    copy_index,
+    final_answer,
+    ingest_sample,
+    search_tasks,
+    thread_id_of,
+    user_input,
+)
+
+
+@pytest.fixture(scope="module")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    data = tmp_path_factory.mktemp("sample") / "data"
+    ingest_sample(Settings(data_dir=data), embedder)
+    return data
+
+
+@pytest.fixture
+def live(settings: Settings, sample_index: Path, embedder):
+    copy_index(sample_index / "index", settings.index_dir)
+    with LiveServer(create_app(settings, embedder=embedder)) as server:
+        yield server
+
+
+@pytest.fixture
+def connect():
+    """Make clients (user, token) that are closed after the test."""
+    made: list[ChatClient] = []
+
+    def make(url: str, user: str = "local", token: str | None = None) -> ChatClient:
+        made.append(ChatClient(url, user, token))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.http.close()
+
+
+@pytest.fixture
+def client(live: LiveServer, connect) -> ChatClient:
+    return connect(live.url)
+
+
+def test_first_question_searches_streams_and_cites_the_right_file(client, settings):
+    events = client.ask("How do I use Ollama?")
+    kinds = [e["type"] for e in events]
+    assert "thread.created" in kinds
+    deltas = [
+        e
+        for e in events
+        if e["type"] == "thread.item.updated"
+        and e["update"]["type"] == "assistant_message.content_part.text_delta"
+    ]
+    assert len(deltas) > 5  # streamed word by word
+    tasks = search_tasks(events)
+    assert tasks and tasks[0]["title_query"] == "How do I use Ollama?"
+    assert "hits in" in tasks[0]["title"] and tasks[0]["sources"]
+    answer = final_answer(events)
+    text = answer["content"][0]["text"]
+    annotations = answer["content"][0]["annotations"]
+    assert "[1]" in text or "[2]" in text
+    assert annotations
+    sources = {a["source"]["data"]["source"] for a in annotations}
+    assert sources & {"models.md", "faq.txt"}
+    for annotation in annotations:
+        assert f"[{annotation['source']['data']['n']}]" in text
+    log = settings.logs_dir / "tool_calls.jsonl"
+    record = json.loads(log.read_text().splitlines()[-1])
+    assert record["tool"] == "search_docs" and record["user"] == "local"
+    assert record["thread"] == thread_id_of(events)
+    assert record["results"][0]["rank"] == 1 and record["call_id"]
+
+
+def test_follow_up_uses_history_and_cites_pdf_pages(client):
+    first = client.ask("What is the default of KB_MAX_REQUEST_KB in the release notes?")
+    thread = thread_id_of(first)
+    follow = client.ask("and KB_PORT?", thread_id=thread)
+    tasks = search_tasks(follow)
+    assert "KB_MAX_REQUEST_KB" in tasks[0]["title_query"]  # folded in the earlier question
+    annotations = final_answer(follow)["content"][0]["annotations"]
+    pdf = [a for a in annotations if a["source"]["data"]["source"] == "release-notes.pdf"]
+    assert pdf and all(a["source"]["data"]["page"] >= 1 for a in pdf)
+    items = client.items(thread)
+    assert [i["type"] for i in items].count("assistant_message") == 2
+    assert [i["type"] for i in items].count("workflow") == 2
+
+
+def test_thread_gets_a_title_from_the_first_question(client):
+    events = client.ask("Why does kb say the embedding model changed?")
+    thread = client.request("threads.get_by_id", thread_id=thread_id_of(events)).json()
+    assert thread["title"] == "Why does kb say the embedding model changed?"
+
+
+def test_nothing_relevant_says_so(client):
+    answer = final_answer(client.ask("zxqv wprt"))
+    assert "couldn't find" in answer["content"][0]["text"]
+    assert answer["content"][0]["annotations"] == []
+
+
+def test_bad_requests_get_clear_errors(client, live):
+    http = client.http
+    response = http.post("/chatkit", content=b"{not json")
+    assert response.status_code == 400 and "invalid ChatKit request" in response.json()["error"]
+    response = http.post("/chatkit", json={"type": "threads.explode", "params": {}})
+    assert response.status_code == 400
+    response = client.request(
+        "threads.add_user_message", thread_id="thr_missing", input=user_input("hi")
+    )
+    assert response.status_code == 404 and "thr_missing" in response.json()["error"]
+    assert client.request("threads.get_by_id", thread_id="thr_missing").status_code == 404
+    thread = thread_id_of(client.ask("What file types are supported?"))
+    response = client.request("threads.retry_after_item", thread_id=thread, item_id="msg_nope")
+    assert response.status_code == 404
+    response = http.post("/chatkit", content=b"x" * (600 * 1024))
+    assert response.status_code == 413
+    assert http.get("/api/chunks/nope").status_code == 404
+    assert http.get("/api/documents/nope/file").status_code == 404
+    assert http.post("/chatkit", json={}, headers={"X-KB-User": ""}).status_code == 400
+
+
+def test_users_cannot_see_each_others_threads(live, connect):
+    alice, bob = connect(live.url, "alice"), connect(live.url, "bob")
+    thread = thread_id_of(alice.ask("How do I delete a document from the index?"))
+    assert bob.request("threads.list", limit=10).json()["data"] == []
+    assert bob.request("threads.get_by_id", thread_id=thread).status_code == 404
+    assert bob.request("items.list", thread_id=thread).status_code == 404
+    assert bob.request("threads.delete", thread_id=thread).status_code == 404
+    assert [t["id"] for t in alice.request("threads.list", limit=10).json()["data"]] == [thread]
+
+
+def test_token_is_required_when_configured(settings, sample_index, embedder, connect):
+    copy_index(sample_index / "index", settings.index_dir)
+    secured = settings.model_copy(update={"auth_token": "s3cret"})
+    with LiveServer(create_app(secured, embedder=embedder)) as server:
+        assert connect(server.url).request("threads.list").status_code == 401
+        assert connect(server.url, token="wrong").request("threads.list").status_code == 401
+        assert connect(server.url, token="s3cret").request("threads.list").status_code == 200
+        assert connect(server.url).http.get("/api/status").status_code == 401
+        assert connect(server.url).http.get("/healthz").status_code == 200
+
+
+def test_api_status_chunk_and_original_file(client):
+    status = client.http.get("/api/status").json()
+    assert status["documents"] == 8 and status["chunks"] > 0
+    assert status["embedding_model"] == "all-MiniLM-L6-v2" and status["chat_model"] == "offline"
+    answer = final_answer(
+        client.ask("What is the default of KB_MAX_REQUEST_KB in the release notes?")
+    )
+    data = next(
+        a["source"]["data"]
+        for a in answer["content"][0]["annotations"]
+        if a["source"]["data"]["source"] == "release-notes.pdf"
+    )
+    chunk = client.http.get(f"/api/chunks/{data['chunk_id']}").json()
+    assert chunk["source"] == "release-notes.pdf" and chunk["page"] == data["page"]
+    original = client.http.get(data["url"])
+    assert original.status_code == 200
+    assert original.headers["content-type"] == "application/pdf"
+    assert original.content.startswith(b"%PDF")
+
+
+def test_feedback_is_saved_and_logged(client, settings):
+    events = client.ask("How do I run it on PostgreSQL?")
+    thread, answer = thread_id_of(events), final_answer(events)
+    response = client.request(
+        "items.feedback", thread_id=thread, item_ids=[answer["id"]], kind="positive"
+    )
+    assert response.status_code == 200
+    line = json.loads((settings.logs_dir / "feedback.jsonl").read_text().splitlines()[-1])
+    assert line == {"thread": thread, "items": [answer["id"]], "kind": "positive", "user": "local"}
+
+
+def test_threads_titles_and_answers_survive_a_restart(settings, sample_index, embedder, connect):
+    copy_index(sample_index / "index", settings.index_dir)
+    with LiveServer(create_app(settings, embedder=embedder)) as server:
+        events = connect(server.url).ask("What file types are supported?")
+        thread, answer = thread_id_of(events), final_answer(events)
+    with LiveServer(create_app(settings, embedder=embedder)) as server:
+        client = connect(server.url)
+        threads = client.request("threads.list", limit=10).json()["data"]
+        assert [(t["id"], t["title"]) for t in threads] == [
+            (thread, "What file types are supported?")
+        ]
+        saved = [i for i in client.items(thread) if i["type"] == "assistant_message"]
+        assert saved[0]["content"] == answer["content"]
