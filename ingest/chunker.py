@@ -49,6 +49,8 @@ class _Counter:
 
 
 def chunk_document(doc: ParsedDocument, counter: TokenCounter, max_tokens: int) -> list[Chunk]:
+    if max_tokens < 16:
+        raise ValueError(f"max_tokens={max_tokens} leaves no room for text")
     count = _Counter(counter)
     sections = [s for s in (replace(s, text=normalise(s)) for s in doc.sections) if s.text]
     groups = [(key, list(run)) for key, run in groupby(sections, key=_place)]

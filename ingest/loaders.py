@@ -33,7 +33,10 @@ def load_document(path: Path, data: bytes) -> ParsedDocument:
     if not data.strip():
         raise LoadError("no text: the file is empty")
     parse = _TEXT_PARSERS.get(suffix)
-    document = parse(decode_text(data)) if parse else parse_pdf(data)
+    try:
+        document = parse(decode_text(data)) if parse else parse_pdf(data)
+    except RecursionError as error:
+        raise LoadError("structure nested too deeply to parse") from error
     if not document.sections:
         raise LoadError("no text to index after parsing")
     document.title = short_title(document.title) or fallback_title(path)

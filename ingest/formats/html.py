@@ -1,6 +1,8 @@
 """HTML: BeautifulSoup (stdlib html.parser) walk; block elements end a section."""
 
-from bs4 import BeautifulSoup, CData, NavigableString, Tag
+from collections.abc import Iterator
+
+from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
 from ingest.document import ParsedDocument
 from ingest.formats.common import HeadingTrail, SectionList, squash, tidy_lines
@@ -16,7 +18,7 @@ _BLOCKS = {
 
 def parse_html(text: str) -> ParsedDocument:
     soup = BeautifulSoup(text, "html.parser")
-    title_tag = soup.find("title")
+    title_tag = next((t for t in soup.find_all("title") if not t.find_parent("svg")), None)
     title = squash(title_tag.get_text()) if title_tag else ""
     for tag in soup.find_all(list(_SKIP)):
         tag.decompose()
@@ -37,15 +39,27 @@ class _Walker:
         self.sections.add(tidy_lines("".join(self.buffer)), self.trail.path)
         self.buffer.clear()
 
-    def walk(self, node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, NavigableString):
+    def walk(self, root: Tag) -> None:
+        """Depth-first, with an explicit stack: real pages nest deeper than Python recurses."""
+        stack: list[tuple[Iterator[PageElement], bool]] = [(iter(root.children), False)]
+        while stack:
+            children, is_block = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if is_block:
+                    self.flush()
+            elif isinstance(child, NavigableString):
                 if type(child) is NavigableString or isinstance(child, CData):
                     self.buffer.append(str(child).replace("\n", " "))
-            elif isinstance(child, Tag):
-                self.visit(child)
+            elif isinstance(child, Tag) and not self.visit(child):
+                block = child.name.lower() in _BLOCKS
+                if block:
+                    self.flush()
+                stack.append((iter(child.children), block))
 
-    def visit(self, tag: Tag) -> None:
+    def visit(self, tag: Tag) -> bool:
+        """Handle a tag that is a unit of its own; False for one to descend into."""
         name = tag.name.lower()
         if name == "br":
             self.buffer.append("\n")
@@ -63,12 +77,9 @@ class _Walker:
                 self.sections.add("\n".join(table_rows(tag)), self.trail.path, "table")
             else:
                 self.sections.add("\n".join(list_lines(tag, 0)), self.trail.path)
-        elif name in _BLOCKS:
-            self.flush()
-            self.walk(tag)
-            self.flush()
         else:
-            self.walk(tag)
+            return False
+        return True
 
 
 def table_rows(table: Tag) -> list[str]:

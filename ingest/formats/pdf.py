@@ -1,7 +1,7 @@
 """PDF via pypdf: text per page, split into paragraphs and runs of table rows.
 
-pypdf's default safety limits refuse some real filings (SEC 10-Qs carry content-stream
-arrays with more than 100,000 elements), so those limits are raised for our reads only.
+pypdf's default safety limits refuse some real filings (LimitReachedError on SEC 10-Qs),
+so the one that bites is raised, for our reads only (a context-local configuration).
 Plain extraction mode is used: layout mode is several times slower.
 """
 
@@ -9,19 +9,15 @@ import io
 import re
 
 import pypdf
-from pypdf.errors import FileNotDecryptedError, PyPdfError
+from pypdf.errors import FileNotDecryptedError
 
 from ingest.document import LoadError, ParsedDocument, Section
 from ingest.formats.common import squash
 
-# Limits raised to what a large real document needs; still bounded against hostile files.
-_LIMITS = {
-    "array_maximum_element_count": 20_000_000,
-    "dictionary_maximum_element_count": 1_000_000,
-    "stream_parsing_work_maximum_count": 50_000_000,
-    "xform_maximum_invocations_per_extraction": 50_000,
-    "disable_legacy_handling": True,
-}
+# The 10-Qs hold arrays of over 100,000 elements (pypdf's default cap) in their object
+# streams; 20 million stays bounded against hostile files. Legacy handling is skipped: we
+# set no pypdf module constants, and it costs a check on every reader.
+PDF_LIMITS = {"array_maximum_element_count": 20_000_000, "disable_legacy_handling": True}
 _NUMBER = re.compile(r"^[($€£-]*[\d.,]+%?\)?$|^[—–-]$")
 _CURRENCY = {"$", "€", "£", "%"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
@@ -30,12 +26,15 @@ _JUNK_TITLES = {"untitled", "document", "title", "none", "null", "pdf"}
 
 
 def parse_pdf(data: bytes) -> ParsedDocument:
-    with pypdf.apply_configuration(**_LIMITS):
+    with pypdf.apply_configuration(**PDF_LIMITS):
         reader = _open(data)
         sections: list[Section] = []
+        errors: list[Exception] = []
         for number, page in enumerate(reader.pages, start=1):
-            sections.extend(page_sections(_page_text(page), number))
+            sections.extend(page_sections(_page_text(page, errors), number))
         title = _metadata_title(reader)
+    if not sections and errors:
+        raise LoadError(f"corrupt PDF: {_reason(errors[0])}")
     if not sections:
         raise LoadError("no extractable text (scanned images?)")
     return ParsedDocument(title, sections)
@@ -56,11 +55,12 @@ def _open(data: bytes) -> pypdf.PdfReader:
     return reader
 
 
-def _page_text(page: pypdf.PageObject) -> str:
+def _page_text(page: pypdf.PageObject, errors: list[Exception]) -> str:
     try:
         return _CONTROL.sub("", page.extract_text())
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
-        return ""  # one unreadable page must not cost the rest of the document
+    except Exception as error:  # one unreadable page must not cost the rest of the document
+        errors.append(error)
+        return ""
 
 
 def _reason(error: Exception) -> str:
