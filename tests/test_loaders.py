@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from helpers import make_pdf
+from helpers import make_pdf, minilm_counter
 
-from ingest.document import LoadError, ParsedDocument, Section
+from ingest.chunker import chunk_document
+from ingest.document import LoadError, ParsedDocument, Section, embedding_text
 from ingest.formats.pdf import PDF_LIMITS
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
 
@@ -66,6 +67,8 @@ print("hi")
 ## Usage
 
 > Quoted advice.
+
+<div>Raw <b>HTML</b> block<script>hidden()</script></div>
 """
 
 
@@ -93,6 +96,7 @@ def test_markdown_title_headings_and_blocks() -> None:
     ]
     assert table.headings == ("User Guide", "Install", "Tables")
     assert under(doc, "Quoted").headings == ("User Guide", "Usage")  # h3 popped by h2
+    assert under(doc, "Raw").text == "Raw HTML block"
     assert all(s.page is None for s in doc.sections)
 
 
@@ -330,7 +334,7 @@ def test_encrypted_pdf_with_empty_user_password_is_read() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SEC_DOCS.is_dir(), reason="shared eval data not present")
-def test_sec_10q_corpus_every_page_with_text_has_sections() -> None:
+def test_sec_10q_corpus_every_page_with_text_has_sections_and_chunks_fit() -> None:
     files = sorted(SEC_DOCS.glob("*.pdf"))
     assert len(files) == 20
     for path in files:
@@ -345,3 +349,7 @@ def test_sec_10q_corpus_every_page_with_text_has_sections() -> None:
             assert len(missing) <= 1, (path.name, missing)  # a blank last page at most
             assert all(not reader.pages[p - 1].extract_text().strip() for p in missing)
         assert all(s.text.strip() for s in doc.sections)
+        chunks = chunk_document(doc, minilm_counter(), 256)
+        assert {c.page for c in chunks} == pages
+        texts = [embedding_text(doc.title, c.headings, c.text) for c in chunks]
+        assert max(minilm_counter().count_tokens(texts)) <= 256, path.name

@@ -16,6 +16,14 @@ _BLOCKS = {
 }  # fmt: skip
 
 
+def html_text(fragment: str) -> str:
+    """The visible text of an HTML fragment, on one line."""
+    soup = BeautifulSoup(fragment, "html.parser")
+    for tag in soup.find_all(list(_SKIP)):
+        tag.decompose()
+    return squash(soup.get_text(" "))
+
+
 def parse_html(text: str) -> ParsedDocument:
     soup = BeautifulSoup(text, "html.parser")
     title_tag = next((t for t in soup.find_all("title") if not t.find_parent("svg")), None)

@@ -2,12 +2,12 @@
 
 import re
 
-from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ingest.document import ParsedDocument
 from ingest.formats.common import HeadingTrail, SectionList, squash, tidy_lines
+from ingest.formats.html import html_text
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
@@ -30,7 +30,7 @@ def parse_markdown(text: str) -> ParsedDocument:
         elif token.type in ("fence", "code_block"):
             sections.add(token.content.rstrip(), trail.path, "code")
         elif token.type == "html_block":
-            add(squash(BeautifulSoup(token.content, "html.parser").get_text(" ")), trail.path)
+            add(html_text(token.content), trail.path)
         elif token.type == "table_open" and token.map:
             add(tidy_lines("\n".join(lines[token.map[0] : token.map[1]])), trail.path, "table")
         elif token.type in _LIST_OPEN:
