@@ -47,5 +47,7 @@ class TokenCounter(Protocol):
 
 def embedding_text(title: str, headings: tuple[str, ...], text: str) -> str:
     """The text that is embedded: title and heading path give a chunk its context."""
+    if headings and headings[0] == title:  # a Markdown title is also the first heading
+        headings = headings[1:]
     context = " > ".join(part for part in (title, *headings) if part)
     return f"{context}\n{text}" if context else text

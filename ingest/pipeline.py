@@ -171,7 +171,7 @@ def _sync(
     else:
         index.recover()
         cached = CachedEmbedder(
-            embedder or create_embedder(settings), settings.cache_dir / "embeddings.sqlite"
+            embedder or create_embedder(settings), settings.embedding_cache
         )
         try:
             _index_files(index, cached, root, jobs, report, settings, progress)

@@ -197,5 +197,43 @@ def logs(limit: int, thread: str | None, follow: bool, as_json: bool) -> None:
         follow_records(out, path, thread, as_json)
 
 
+@cli.command(name="eval")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="test", show_default=True, help="BEIR qrels split.")
+@click.option("--answers", is_flag=True, help="Also run every SEC question through the agent.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@fails_cleanly
+def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
+    """Measure retrieval on DATASET: dense, lexical and hybrid side by side.
+
+    DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or the SEC 10-Q
+    folder (docs/, qna_data.csv). The corpus is indexed into a throwaway data dir;
+    embeddings come from the cache, so reruns are fast.
+
+    \b
+    Example:
+        kb eval ../shared/eval/scifact --split train
+    """
+    from evaluation.beir import evaluate_beir, is_beir
+    from evaluation.report import answers_table, result_table
+    from evaluation.sec import evaluate_sec, is_sec
+    from kb.progress import IngestProgressBar
+
+    settings = Settings()
+    with IngestProgressBar(err, enabled=err.is_terminal) as progress:
+        if is_beir(dataset):
+            result = evaluate_beir(dataset, split, settings, progress=progress)
+        elif is_sec(dataset):
+            result = evaluate_sec(dataset, settings, progress=progress, answers=answers)
+        else:
+            raise KBError(f"{dataset} is neither a BEIR folder nor the SEC 10-Q layout")
+    if as_json:
+        print_json(result)
+        return
+    out.print(result_table(result))
+    if "answers" in result:
+        out.print(answers_table(result["answers"]))
+
+
 def main() -> None:
     cli()

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     embedding_api_key: str | None = Field(
         None, description="API key for the embeddings API (default: `OPENAI_API_KEY`)."
     )
+    cache_dir: Path | None = Field(
+        None,
+        description="Embedding cache folder (default: `<KB_DATA_DIR>/cache`); it survives "
+        "`--rebuild` and is shared by `kb eval` runs.",
+    )
     embedding_batch_size: int = Field(32, description="Texts embedded per batch.")
     chunk_tokens: int = Field(
         160,
@@ -76,8 +81,8 @@ class Settings(BaseSettings):
         return self.data_dir / "index"
 
     @property
-    def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
+    def embedding_cache(self) -> Path:
+        return (self.cache_dir or self.data_dir / "cache") / "embeddings.sqlite"
 
     @property
     def logs_dir(self) -> Path:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.embedder import CachedEmbedder, LocalEmbedder
+from kb.embedder import LocalEmbedder
 from kb.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +36,3 @@ def docs(tmp_path: Path) -> Path:
     path.mkdir()
     return path
 
-
-def cached(embedder: LocalEmbedder, settings: Settings) -> CachedEmbedder:
-    return CachedEmbedder(embedder, settings.cache_dir / "embeddings.sqlite")

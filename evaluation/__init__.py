@@ -1,0 +1,1 @@
+"""Measure retrieval (and answer) quality on real datasets: `kb eval`."""

@@ -1,0 +1,39 @@
+"""The side-by-side table `kb eval` prints."""
+
+from rich.table import Table
+
+BEIR_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "p50_ms", "p95_ms")
+SEC_METRICS = ("doc_hit@5", "evidence_recall@5", "p50_ms", "p95_ms")
+
+
+def result_table(result: dict) -> Table:
+    first = next(iter(result["modes"].values()))
+    metrics = BEIR_METRICS if "ndcg@10" in first else SEC_METRICS
+    table = Table(title=f"{result['dataset']} ({result['split']}, {result['queries']} queries)")
+    table.add_column("mode")
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    for mode, scores in result["modes"].items():
+        table.add_row(
+            mode, *(f"{scores[m]:.4g}" if "ms" in m else f"{scores[m]:.4f}" for m in metrics)
+        )
+        for kind, sub in scores.get("by_type", {}).items():
+            table.add_row(
+                f"  {kind} ({sub['queries']})",
+                *(f"{sub[m]:.4f}" if m in sub else "" for m in metrics),
+                style="dim",
+            )
+    return table
+
+
+def answers_table(answers: dict) -> Table:
+    table = Table(title=f"Answers ({answers['model']}, {answers['questions']} questions)")
+    for column in ("evidence_recall", "citation_precision", "p50_ms", "p95_ms"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(
+            f"{answers[c]:.4g}"
+            for c in ("evidence_recall", "citation_precision", "p50_ms", "p95_ms")
+        )
+    )
+    return table

@@ -1,0 +1,61 @@
+"""A throwaway index for an evaluation run; embeddings come from the shared cache."""
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaluation.metrics import percentile
+from ingest.pipeline import IngestProgress, IngestReport, ingest
+from kb.embedder import Embedder, create_embedder
+from kb.index import KnowledgeIndex
+from kb.search import Searcher
+from kb.settings import Settings
+from kb.types import SearchMode
+
+
+@dataclass
+class Workspace:
+    settings: Settings
+    searcher: Searcher
+    report: IngestReport
+    chunk_source: dict[str, str]  # chunk id -> source path
+
+    def timed_rank(self, query: str, k: int, mode: SearchMode, latencies: list[float]) -> list[str]:
+        started = time.perf_counter()
+        ranked = self.searcher.rank(query, k, mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        return [chunk_id for chunk_id, _ in ranked]
+
+
+@contextmanager
+def workspace(
+    settings: Settings,
+    docs: Path,
+    embedder: Embedder | None = None,
+    progress: IngestProgress | None = None,
+) -> Iterator[Workspace]:
+    """Index `docs` into a temporary data dir, sharing the embedding cache of `settings`."""
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
+        local = settings.model_copy(
+            update={"data_dir": Path(tmp), "cache_dir": settings.embedding_cache.parent}
+        )
+        embedder = embedder or create_embedder(local)
+        report = ingest(local, docs, embedder=embedder, progress=progress)
+        index = KnowledgeIndex.open(local)
+        try:
+            rows = index.catalog.db.execute(
+                "SELECT c.chunk_id, d.path FROM chunks c JOIN documents d USING (doc_id)"
+            )
+            yield Workspace(local, Searcher(index, embedder), report, dict(rows.fetchall()))
+        finally:
+            index.close()
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+    }
