@@ -99,8 +99,8 @@ export class Controller {
 
   constructor(client?: ChatKitClient, options: ControllerOptions = {}) {
     this.client = client ?? new ChatKitClient({ onAuthRequired: (retry) => this.askToken(retry) });
-    this.stopPollMs = options.stopPollMs ?? 250;
-    this.stopPollTries = options.stopPollTries ?? 12;
+    this.stopPollMs = options.stopPollMs ?? 200;
+    this.stopPollTries = options.stopPollTries ?? 10;
   }
 
   get state(): AppState {

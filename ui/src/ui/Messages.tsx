@@ -274,7 +274,7 @@ function ToolCall({ call, controller }: { call: SearchCall; controller: Controll
     <details class="tool-call" data-testid="tool-call">
       <summary title={call.title}>
         <SearchIcon />
-        <span class="tool-label">Searched</span>
+        <span class="tool-label">{call.loading ? "Searching" : "Searched"}</span>
         <span class="tool-query">“{call.query}”</span>
         <span class={`tool-meta${call.loading ? " loading" : ""}`}>{meta}</span>
       </summary>
