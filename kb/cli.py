@@ -19,7 +19,7 @@ from kb.settings import Settings
 from kb.types import SEARCH_MODES
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,0 +1,99 @@
+"""The metric code against hand-computed values, and `kb eval` on tiny datasets."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evaluation.beir import evaluate_beir
+from evaluation.metrics import evidence_recall, figures, mrr_at, ndcg_at, percentile, recall_at
+from evaluation.sec import evaluate_sec
+from kb.cli import cli
+
+
+def test_ndcg_binary_and_graded():
+    # one relevant document at rank 2 of two relevant ones
+    assert ndcg_at(["a", "b", "c"], {"b": 1, "d": 1}, 10) == pytest.approx(
+        (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    )
+    assert ndcg_at(["b", "a"], {"a": 2, "b": 1}, 10) == pytest.approx(
+        (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    )
+    assert ndcg_at(["a", "b"], {"a": 1}, 10) == 1.0
+    assert ndcg_at(["x", "y"], {"a": 1}, 10) == 0.0
+    assert ndcg_at(["x", "a"], {"a": 1}, 1) == 0.0  # cut-off respected
+
+
+def test_recall_and_mrr():
+    assert recall_at(["a", "b"], {"b": 1, "c": 1}, 1) == 0.0
+    assert recall_at(["a", "b"], {"b": 1, "c": 1}, 2) == 0.5
+    assert recall_at(["c", "b"], {"b": 1, "c": 1}, 10) == 1.0
+    assert mrr_at(["x", "y", "a"], {"a": 1}, 10) == pytest.approx(1 / 3)
+    assert mrr_at(["x", "y", "a"], {"a": 1}, 2) == 0.0
+    assert percentile([5, 1, 3, 2, 4], 50) == 3
+    assert percentile([float(i) for i in range(1, 101)], 95) == 95
+
+
+def test_figures_and_evidence_recall():
+    reference = "Net sales were $82,959 million in the quarter ended June 25, 2022, up 18.5%."
+    assert figures(reference) == {"82,959", "18.5"}
+    assert evidence_recall(reference, "Total net sales 82,959 ... growth of 18.5 %") == 1.0
+    assert evidence_recall(reference, "Total net sales 182,959 and 18.55") == 0.0
+    assert evidence_recall(reference, "Only $82,959 here.") == 0.5
+    assert evidence_recall("No figures at all in 2023.", "anything") is None
+
+
+def _beir(folder: Path) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    corpus = {
+        "d1": ("Walrus migration", "Walruses migrate north along the ice edge in spring."),
+        "d2": ("Penguin diets", "Penguins eat krill, squid and small fish."),
+        "d3": ("Volcano eruptions", "Magma chambers pressurise before an eruption."),
+        "d4": ("Coral bleaching", "Warm water makes corals expel their algae."),
+    }
+    with (folder / "corpus.jsonl").open("w") as handle:
+        for doc_id, (title, text) in corpus.items():
+            handle.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    queries = {"q1": "Do walruses migrate north?", "q2": "What do penguins eat?"}
+    with (folder / "queries.jsonl").open("w") as handle:
+        for query_id, text in queries.items():
+            handle.write(json.dumps({"_id": query_id, "text": text}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    return folder
+
+
+def test_beir_evaluation_reports_every_mode(tmp_path, settings, embedder):
+    result = evaluate_beir(_beir(tmp_path / "tiny"), "test", settings, embedder)
+    assert (result["dataset"], result["split"], result["queries"]) == ("tiny", "test", 2)
+    assert set(result["modes"]) == {"dense", "lexical", "hybrid"}
+    for scores in result["modes"].values():
+        assert scores["ndcg@10"] == 1.0 and scores["mrr@10"] == 1.0
+        assert scores["recall@100"] == 1.0 and scores["p95_ms"] >= scores["p50_ms"] > 0
+    assert settings.embedding_cache.exists()  # shared cache: the next run embeds nothing
+
+
+def test_sec_layout_and_cli_json(tmp_path, settings, embedder):
+    folder = tmp_path / "sec"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "docs" / "2023 Q1 ACME.md").write_text(
+        "# ACME 10-Q\n\nTotal net sales were $1,234 million, up 12.5%."
+    )
+    (folder / "docs" / "2023 Q1 OTHER.md").write_text("# OTHER 10-Q\n\nRevenue was $9,999 million.")
+    (folder / "qna_data.csv").write_text(
+        "Question,Source Docs,Question Type,Source Chunk Type,Answer\n"
+        'What were ACME total net sales?,*ACME*,Single-Doc,Table,"$1,234 million, up 12.5%"\n'
+    )
+    result = evaluate_sec(folder, settings, embedder)
+    hybrid = result["modes"]["hybrid"]
+    assert hybrid["doc_hit@5"] == 1.0 and hybrid["evidence_recall@5"] == 1.0
+    assert hybrid["by_type"]["Single-Doc"]["queries"] == 1
+    run = CliRunner().invoke(cli, ["eval", str(folder), "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output)["modes"]["lexical"]["doc_hit@5"] == 1.0
+
+
+def test_eval_refuses_unknown_layout(tmp_path):
+    run = CliRunner().invoke(cli, ["eval", str(tmp_path)])
+    assert run.exit_code == 1 and "neither a BEIR folder" in run.output
