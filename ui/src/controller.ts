@@ -2,7 +2,13 @@
  * What the user can do, independent of how it is drawn: send, stop, retry, open and manage
  * threads, feedback, sources. Holds the app state in a Store; the view only renders it.
  */
-import { ChatKitClient, HttpError, ProtocolError, isAbortError } from "./client";
+import {
+  ChatKitClient,
+  type ClientOptions,
+  HttpError,
+  ProtocolError,
+  isAbortError,
+} from "./client";
 import { queryTerms } from "./highlight";
 import type {
   AssistantMessageItem,
@@ -97,8 +103,12 @@ export class Controller {
   private readonly stopPollMs: number;
   private readonly stopPollTries: number;
 
-  constructor(client?: ChatKitClient, options: ControllerOptions = {}) {
-    this.client = client ?? new ChatKitClient({ onAuthRequired: (retry) => this.askToken(retry) });
+  /** Takes a ready client, or options for one that asks this controller for a token. */
+  constructor(client: ChatKitClient | ClientOptions = {}, options: ControllerOptions = {}) {
+    this.client =
+      client instanceof ChatKitClient
+        ? client
+        : new ChatKitClient({ ...client, onAuthRequired: (retry) => this.askToken(retry) });
     this.stopPollMs = options.stopPollMs ?? 200;
     this.stopPollTries = options.stopPollTries ?? 10;
   }

@@ -139,3 +139,37 @@ describe("App", () => {
     expect($("feedback-down")?.getAttribute("aria-pressed")).toBe("false");
   });
 });
+
+describe("access token dialog", () => {
+  it("asks for the token when the server answers 401, then loads", async () => {
+    const guarded = new FakeServer();
+    const storage = memoryStorage();
+    const fetch: typeof globalThis.fetch = async (input, init) =>
+      new Headers(init?.headers).get("Authorization") === "Bearer s3cret"
+        ? guarded.fetch(input, init)
+        : new Response(JSON.stringify({ error: "missing or wrong token" }), { status: 401 });
+    const app = new Controller({ fetch, storage });
+    const host = document.createElement("div");
+    document.body.appendChild(host);
+    await act(() => render(<App controller={app} />, host));
+    let init!: Promise<void>;
+    await act(() => {
+      init = app.init();
+    });
+    await settle(() => !!host.querySelector("[data-testid='token-input']"));
+    const input = host.querySelector<HTMLInputElement>("[data-testid='token-input']") as HTMLInputElement;
+    await act(() => {
+      input.value = "s3cret";
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(() => {
+      input.form?.requestSubmit();
+    });
+    await act(() => init);
+    await settle(() => host.querySelector("[data-testid='kb-status']")?.textContent?.includes("3 documents") ?? false);
+    expect(host.querySelector("[data-testid='token-input']")).toBeNull();
+    expect(storage.data.get("kb.token")).toBe("s3cret");
+    render(null, host);
+    host.remove();
+  });
+});

@@ -175,3 +175,43 @@ describe("Controller", () => {
     expect(controller.state.panel).toMatchObject({ n: null, href: "/api/documents/doc1/file", terms: ["install", "linux"] });
   });
 });
+
+describe("thread list paging", () => {
+  it("loads more threads with the after cursor", async () => {
+    const { controller, server } = setup();
+    for (let i = 0; i < 25; i++) server.threads.set(`thr_${String(i).padStart(2, "0")}`, { title: `T${i}`, items: [] });
+    await controller.loadThreads();
+    const first = server.bodies("threads.list")[0];
+    expect(first.params).toEqual({ limit: 20, order: "desc" });
+    // The fake lists every thread at once: page it by hand to check the cursor handling.
+    controller.store.update((s) => ({ ...s, threads: s.threads.slice(0, 20), threadsHasMore: true, threadsAfter: s.threads[19].id }));
+    await controller.loadThreads(true);
+    const second = server.bodies("threads.list")[1];
+    expect(second.params).toEqual({ limit: 20, order: "desc", after: "thr_05" });
+    expect(new Set(controller.state.threads.map((t) => t.id)).size).toBe(25);
+    expect(controller.state.threadsHasMore).toBe(false);
+  });
+});
+
+describe("access token", () => {
+  it("asks once, sends the bearer token and remembers it", async () => {
+    const server = new FakeServer();
+    const storage = memoryStorage();
+    const guarded: typeof fetch = async (input, init) => {
+      const auth = new Headers(init?.headers).get("Authorization");
+      if (auth !== "Bearer letmein") {
+        return new Response(JSON.stringify({ error: "missing or wrong token" }), { status: 401 });
+      }
+      return server.fetch(input, init);
+    };
+    const controller = new Controller({ fetch: guarded, storage });
+    const init = controller.init();
+    await until(() => controller.state.authPrompt !== null);
+    expect(controller.state.authPrompt).toEqual({ retry: false });
+    controller.submitToken("letmein");
+    await init;
+    expect(controller.state.authPrompt).toBeNull();
+    expect(controller.state.status?.documents).toBe(3);
+    expect(storage.data.get("kb.token")).toBe("letmein");
+  });
+});
