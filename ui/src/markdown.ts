@@ -7,7 +7,7 @@ import DOMPurify from "dompurify";
 import MarkdownIt from "markdown-it";
 import type { Citation } from "./sources";
 
-type Env = Record<string, unknown> & { citations?: Map<number, Citation> };
+type Env = Record<string, unknown> & { citations?: Map<number, Citation>; streaming?: boolean };
 
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false, breaks: false });
 
@@ -30,9 +30,12 @@ md.inline.ruler.before("link", "citation", (state, silent) => {
 md.renderer.rules.citation = (tokens, idx, _options, env?: Env) => {
   const token = tokens[idx];
   const numbers = (token.meta as { numbers: number[] }).numbers;
-  const citations = env?.citations;
-  if (!citations || !numbers.every((n) => citations.has(n))) {
-    return md.utils.escapeHtml(token.content);
+  const citations = env?.citations ?? new Map<number, Citation>();
+  if (!numbers.every((n) => citations.has(n))) {
+    // While an answer streams, its citations arrive at the end: hold their place.
+    return env?.streaming
+      ? numbers.map((n) => `<span class="citation pending" aria-hidden="true">${n}</span>`).join("")
+      : md.utils.escapeHtml(token.content);
   }
   return numbers
     .map((n) => {
@@ -64,7 +67,11 @@ const PURIFY = {
 };
 
 /** Sanitised HTML for an answer; `[n]` with a known citation becomes a `citation` chip. */
-export function renderMarkdown(text: string, citations?: Map<number, Citation>): string {
-  const env: Env = { citations };
+export function renderMarkdown(
+  text: string,
+  citations?: Map<number, Citation>,
+  streaming = false,
+): string {
+  const env: Env = { citations, streaming };
   return DOMPurify.sanitize(md.render(text, env), PURIFY) as unknown as string;
 }

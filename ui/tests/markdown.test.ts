@@ -56,6 +56,13 @@ describe("renderMarkdown", () => {
     expect(link?.getAttribute("rel")).toBe("noopener noreferrer");
   });
 
+  it("holds the place of citations that have not arrived while streaming", () => {
+    const el = dom(renderMarkdown("Install it [1].", new Map(), true));
+    expect(el.querySelector(".citation.pending")?.textContent).toBe("1");
+    expect(el.querySelectorAll("[data-testid='citation']")).toHaveLength(0);
+    expect(dom(renderMarkdown("Install it [1].", new Map(), false)).textContent?.trim()).toBe("Install it [1].");
+  });
+
   it("never lets document or model text run script", () => {
     const evil = [
       "<script>window.__pwned=1</script>",

@@ -163,7 +163,10 @@ interface AnswerProps {
 function AssistantMessage({ item, streaming, feedback, controller }: AnswerProps) {
   const citations = useMemo(() => citationsOf(item), [item.content]);
   const text = item.content.map((part) => part.text).join("\n\n");
-  const html = useMemo(() => renderMarkdown(text, citations), [text, citations]);
+  const html = useMemo(
+    () => renderMarkdown(text, citations, streaming),
+    [text, citations, streaming],
+  );
 
   const onClick = (event: MouseEvent) => {
     const target = event.target as Element | null;
