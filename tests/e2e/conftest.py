@@ -124,9 +124,9 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _serve(index_dir: Path, name: str, **env: str) -> Iterator[KbServer]:
     data = index_dir.parent / name
     shutil.copytree(index_dir, data)
-    server = KbServer(data, index_dir.parent / f"{name}.log", **env).wait()
+    server = KbServer(data, index_dir.parent / f"{name}.log", **env)
     try:
-        yield server
+        yield server.wait()
     finally:
         server.stop()
 
