@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import openai
 from agents import Agent, Runner
 from agents.exceptions import AgentsException
@@ -88,6 +89,14 @@ class KBChatServer(ChatKitServer[RequestContext]):
         except (openai.APIError, AgentsException) as error:
             raise CustomStreamError(_readable(error), allow_retry=True) from error
 
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list, context: RequestContext
+    ) -> None:
+        # A closed tab cancels the request's scope; shield the save of the partial answer
+        # or every await in it is cancelled too and nothing is kept.
+        with anyio.CancelScope(shield=True):
+            await super().handle_stream_cancelled(thread, pending_items, context)
+
     async def _history(self, thread: ThreadMetadata, context: RequestContext) -> list:
         """The newest messages of the thread, oldest first, the new question included."""
         page = await self.store.load_thread_items(
@@ -98,7 +107,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
             for item in reversed(page.data)
             if isinstance(item, UserMessageItem | AssistantMessageItem)
         ]
-        return await ThreadItemConverter().to_agent_input(messages)
+        return await HistoryConverter().to_agent_input(messages)
 
     async def add_feedback(
         self,
@@ -114,6 +123,19 @@ class KBChatServer(ChatKitServer[RequestContext]):
         if self.feedback_path:
             with self.feedback_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
+
+
+class HistoryConverter(ThreadItemConverter):
+    """Earlier answers as plain assistant text.
+
+    ChatKit's default sends them as `output_text` parts, which the Chat Completions
+    converter of the Agents SDK rejects ("Unknown content"): Ollama and vLLM users would
+    lose every follow-up.
+    """
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> dict:
+        text = "".join(part.text for part in item.content)
+        return {"type": "message", "role": "assistant", "content": text}
 
 
 def add_citations(item: AssistantMessageItem, passages: list[Hit]) -> None:

@@ -140,9 +140,10 @@ def _stream_events(item: Any) -> Iterable[Any]:
     yield ResponseCreatedEvent(
         type="response.created", response=response, sequence_number=next(seq)
     )
-    pending = item.model_copy(update={"status": "in_progress"})
     if item.type == "function_call":
         pending = item.model_copy(update={"arguments": ""})
+    else:  # the text arrives as deltas
+        pending = item.model_copy(update={"status": "in_progress", "content": []})
     yield ResponseOutputItemAddedEvent(
         type="response.output_item.added", item=pending, output_index=0, sequence_number=next(seq)
     )
