@@ -1,0 +1,44 @@
+"""The floor of an ingest: parse every file, then embed the chunk texts, nothing else.
+
+Run as its own process (like `kb ingest`, so interpreter start and imports count on both
+sides): sequential `prepare()` over the files the ingest would read, then a fresh
+`LocalEmbedder` (model load included, no cache) over the distinct chunk texts in one call,
+with the same batch size and chunk size.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--batch-size", type=int, required=True)
+    parser.add_argument("--max-tokens", type=int, required=True)
+    parser.add_argument("--max-bytes", type=int, required=True)
+    args = parser.parse_args()
+    texts, parse_s = parse_all(args.root, args.max_tokens, args.max_bytes)
+    embed_s = embed_all(texts, args.batch_size)
+    print(json.dumps({"parse_s": parse_s, "embed_s": embed_s, "texts": len(texts)}))
+
+
+def parse_all(root: Path, max_tokens: int, max_bytes: int) -> tuple[list[str], float]:
+    from ingest.prepare import prepare
+    from ingest.scan import scan
+
+    started = time.perf_counter()
+    found, _ = scan(root, max_bytes)
+    texts: list[str] = []
+    for file in found:
+        texts.extend(prepare(file.absolute, None, max_tokens).embedding_texts)
+    return list(dict.fromkeys(texts)), time.perf_counter() - started
+
+
+def embed_all(texts: list[str], batch_size: int) -> float:
+    started = time.perf_counter()
+    from kb.embedder import LocalEmbedder
+
+    LocalEmbedder(batch_size).embed(texts)
+    return time.perf_counter() - started

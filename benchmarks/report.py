@@ -1,0 +1,68 @@
+"""The bench result as rich tables, one per section (figures as rows, so they fit)."""
+
+from rich.table import Table
+
+INGEST_ROWS = [
+    ("cold_s", "cold s (empty index and cache)"),
+    ("floor_s", "floor s (parse + embed alone)"),
+    ("ratio_to_floor", "cold / floor"),
+    ("warm_s", "warm s (nothing changed)"),
+    ("warm_fraction", "warm / cold"),
+    ("one_changed_s", "one file changed s"),
+    ("chunks", "chunks"),
+    ("chunks_per_s", "chunks / s (cold)"),
+    ("peak_rss_mb", "peak RSS MB (cold)"),
+]
+CHAT_ROWS = [
+    ("first_delta_p50_ms", "first delta p50 ms"),
+    ("first_delta_p95_ms", "first delta p95 ms"),
+    ("total_p50_ms", "total p50 ms"),
+    ("total_p95_ms", "total p95 ms"),
+    ("requests_per_s", "requests / s"),
+    ("requests", "requests"),
+    ("errors", "errors"),
+]
+
+
+def bench_tables(result: dict) -> list[Table]:
+    return [_machine(result), _ingest(result), _search(result), _chat(result)]
+
+
+def _machine(result: dict) -> Table:
+    kind = "quick" if result["quick"] else "full"
+    table = Table(title=f"kb bench ({kind} run, {result['duration_s']} s)", show_header=False)
+    for key, value in result["machine"].items():
+        table.add_row(key.replace("_", " "), str(value))
+    return table
+
+
+def _ingest(result: dict) -> Table:
+    return _by_rows("Ingest", result["ingest"], INGEST_ROWS)
+
+
+def _chat(result: dict) -> Table:
+    columns = {
+        f"{name} ({stats.get('concurrency', 1)} at once)": stats
+        for name, stats in result["chat"].items()
+    }
+    return _by_rows("Chat over HTTP (offline model)", columns, CHAT_ROWS)
+
+
+def _by_rows(title: str, columns: dict[str, dict], rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title)
+    table.add_column("")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for key, label in rows:
+        table.add_row(label, *(str(figures[key]) for figures in columns.values()))
+    return table
+
+
+def _search(result: dict) -> Table:
+    table = Table(title="Search latency (k=5)")
+    for name in ("index", "mode", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="left" if name in ("index", "mode") else "right")
+    for index, modes in result["search"].items():
+        for mode, stats in modes.items():
+            table.add_row(index, mode, *(str(stats[f"p{q}_ms"]) for q in (50, 95, 99)))
+    return table
