@@ -14,11 +14,18 @@ from kb.types import Hit, SearchMode
 
 @dataclass(frozen=True)
 class FusionParams:
-    """Weighted reciprocal-rank fusion (tuned on SciFact's train split, see README)."""
+    """How hybrid mode fuses the dense and lexical rankings (tuned on SciFact train).
 
+    `rrf`: weighted reciprocal-rank fusion, sum of weight / (k + rank).
+    `convex`: alpha * dense + (1 - alpha) * lexical, each score min-max normalised over
+    its candidates (a candidate missing from one side gets 0 there).
+    """
+
+    method: str = "rrf"
     k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    alpha: float = 0.5
     depth: int = 100  # candidates taken from each retriever
 
 
@@ -73,10 +80,25 @@ def fuse(
     dense: list[tuple[str, float]], lexical: list[tuple[str, float]], params: FusionParams
 ) -> list[tuple[str, float]]:
     scores: dict[str, float] = {}
-    for ranking, weight in ((dense, params.dense_weight), (lexical, params.lexical_weight)):
-        for rank, (chunk_id, _) in enumerate(ranking, start=1):
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (params.k + rank)
+    if params.method == "convex":
+        sides = ((dense, params.alpha), (lexical, 1.0 - params.alpha))
+        for ranking, weight in sides:
+            for chunk_id, score in _normalised(ranking):
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * score
+    else:
+        sides = ((dense, params.dense_weight), (lexical, params.lexical_weight))
+        for ranking, weight in sides:
+            for rank, (chunk_id, _) in enumerate(ranking, start=1):
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (params.k + rank)
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+def _normalised(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    if not ranking:
+        return []
+    values = [score for _, score in ranking]
+    low, span = min(values), (max(values) - min(values)) or 1.0
+    return [(chunk_id, (score - low) / span) for chunk_id, score in ranking]
 
 
 def _hit(row: ChunkRow, score: float) -> Hit:

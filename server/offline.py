@@ -44,7 +44,8 @@ FOLLOW_UP = re.compile(
     r"they|them|their|there|he|she|him|her)\b",
     re.IGNORECASE,
 )
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+SENTENCE_END = re.compile(r"(?<=[?!])\s+|(?<=\.)\s+(?=[A-Z0-9\"'(\[])")
+ROW = re.compile(r"\||^([-*•]|\d+[.)])\s|\d[\d,.]*%?\)?$")  # table row, list item, figures
 
 
 class OfflineModel(Model):
@@ -91,16 +92,17 @@ def fold_follow_up(question: str, earlier: list[str]) -> str:
 
 
 def compose_answer(question: str, passages_text: str) -> str:
-    passages = parse_passages(passages_text)
     terms = {_stem(t) for t in query_terms(question)}
     scored: list[tuple[float, int, int, str]] = []
-    for passage in passages:
-        for position, sentence in enumerate(_sentences(passage.text)):
-            matched = terms & {_stem(t) for t in query_terms(sentence)}
-            if matched:
-                score = len(matched) / len(terms) - 0.05 * passage.number
-                scored.append((score, passage.number, position, sentence))
-    best = sorted(scored, key=lambda s: -s[0])[:MAX_SENTENCES]
+    for passage in parse_passages(passages_text):
+        scored += _score_sentences(passage.number, list(_sentences(passage.text)), terms)
+    best: list[tuple[float, int, int, str]] = []
+    seen: set[str] = set()
+    for candidate in sorted(scored, key=lambda s: -s[0]):
+        key = candidate[3].lower()
+        if key not in seen and len(best) < MAX_SENTENCES:
+            seen.add(key)
+            best.append(candidate)
     if not best:
         return NOTHING_FOUND
     best.sort(key=lambda s: (s[1], s[2]))  # read in passage order
@@ -108,11 +110,37 @@ def compose_answer(question: str, passages_text: str) -> str:
     return "Here is what the knowledge base says:\n\n" + "\n".join(lines)
 
 
+def _score_sentences(
+    number: int, sentences: list[str], terms: set[str]
+) -> list[tuple[float, int, int, str]]:
+    """Sentences sharing words with the question; a matching question in the passage
+    (an FAQ entry) lends its score to the sentence that answers it."""
+    scored = []
+    lent = 0.0
+    for position, sentence in enumerate(sentences):
+        overlap = len(terms & {_stem(t) for t in query_terms(sentence)}) / max(len(terms), 1)
+        if sentence.endswith("?"):
+            lent = overlap
+            continue
+        bonus, lent = lent, 0.0
+        if overlap or bonus:
+            scored.append((overlap + bonus - 0.03 * number, number, position, sentence))
+    return scored
+
+
 def _sentences(text: str) -> Iterable[str]:
-    for part in SENTENCE_END.split(text):
-        sentence = " ".join(part.split()).lstrip("-*• ").strip()
-        if len(sentence) >= 12:
-            yield sentence
+    """Sentences of prose (hard-wrapped lines joined); rows of tables and lists as is."""
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        units = (
+            lines
+            if any(ROW.search(line) for line in lines)
+            else SENTENCE_END.split(" ".join(lines))
+        )
+        for unit in units:
+            sentence = " ".join(unit.split()).lstrip("-*• ").strip()
+            if len(sentence) >= 12:
+                yield sentence
 
 
 def _stem(word: str) -> str:

@@ -34,8 +34,8 @@ def format_passages(hits: list[Hit], first_number: int = 1) -> str:
 def parse_passages(text: str) -> list[Passage]:
     headers = list(HEADER.finditer(text))
     passages = []
-    for current, following in zip(headers, [*headers[1:], None], strict=True):
-        end = following.start() if following else len(text)
+    ends = [following.start() for following in headers[1:]] + [len(text)]
+    for current, end in zip(headers, ends, strict=False):
         body = text[current.end() : end].strip()
         passages.append(Passage(int(current.group(1)), current.group(2), body))
     return passages

@@ -36,3 +36,12 @@ def docs(tmp_path: Path) -> Path:
     path.mkdir()
     return path
 
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) -> Path:
+    """The sample docs ingested once; tests copy its index into their own data dir."""
+    from tests.serving import ingest_sample
+
+    data = tmp_path_factory.mktemp("sample") / "data"
+    ingest_sample(Settings(data_dir=data), embedder)
+    return data

@@ -22,18 +22,10 @@ from tests.serving import (
     LiveServer,
     copy_index,
     final_answer,
-    ingest_sample,
     search_tasks,
     thread_id_of,
     user_input,
 )
-
-
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
-    data = tmp_path_factory.mktemp("sample") / "data"
-    ingest_sample(Settings(data_dir=data), embedder)
-    return data
 
 
 @pytest.fixture
