@@ -21,7 +21,7 @@ class FusionParams:
     its candidates (a candidate missing from one side gets 0 there).
     """
 
-    method: str = "rrf"
+    method: str = "convex"
     k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0

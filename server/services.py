@@ -46,11 +46,12 @@ async def open_chat(
         model_name = getattr(model, "name", type(model).__name__)
     index = KnowledgeIndex.open(settings)
     embedder = embedder or create_embedder(settings)
-    await asyncio.to_thread(embedder.embed, ["warm up"])  # load the model before the 1st question
     url = database_url or settings.database_url or default_database_url(settings.data_dir)
     store = await open_store(url)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     searcher = Searcher(index, embedder)
+    # Load the model and the vector index now, not during the first question.
+    await asyncio.to_thread(searcher.search, "warm up", 1)
     chat = KBChatServer(
         store,
         build_agent(model),

@@ -5,11 +5,9 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from helpers import make_pdf, minilm_counter
+from helpers import make_pdf
 
-from ingest.chunker import chunk_document
-from ingest.document import LoadError, ParsedDocument, Section, embedding_text
-from ingest.formats.pdf import PDF_LIMITS
+from ingest.document import LoadError, ParsedDocument, Section
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
 
 SEC_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "sec-10-q" / "docs"
@@ -330,26 +328,3 @@ def test_encrypted_pdf_needs_password() -> None:
 
 def test_encrypted_pdf_with_empty_user_password_is_read() -> None:
     assert texts(load("open.pdf", _encrypted(""))) == ["Secret plan."]
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not SEC_DOCS.is_dir(), reason="shared eval data not present")
-def test_sec_10q_corpus_every_page_with_text_has_sections_and_chunks_fit() -> None:
-    files = sorted(SEC_DOCS.glob("*.pdf"))
-    assert len(files) == 20
-    for path in files:
-        data = path.read_bytes()
-        doc = load_document(path, data)
-        pages = {s.page for s in doc.sections}
-        with pypdf.apply_configuration(**PDF_LIMITS):
-            reader = pypdf.PdfReader(io.BytesIO(data))
-            count = len(reader.pages)
-            assert pages <= set(range(1, count + 1)), path.name
-            missing = set(range(1, count + 1)) - pages
-            assert len(missing) <= 1, (path.name, missing)  # a blank last page at most
-            assert all(not reader.pages[p - 1].extract_text().strip() for p in missing)
-        assert all(s.text.strip() for s in doc.sections)
-        chunks = chunk_document(doc, minilm_counter(), 256)
-        assert {c.page for c in chunks} == pages
-        texts = [embedding_text(doc.title, c.headings, c.text) for c in chunks]
-        assert max(minilm_counter().count_tokens(texts)) <= 256, path.name
