@@ -1,7 +1,7 @@
 """Tune hybrid fusion on a BEIR split: `python -m evaluation.tune DATASET --split train`.
 
-Dense and lexical rankings are computed once per query; every fusion setting is then
-scored on them (nDCG@10), so a grid of hundreds of settings takes seconds.
+Dense and lexical candidates (each scored on both sides) are computed once per query;
+every fusion setting is then scored on them (nDCG@10), so the grid takes seconds.
 """
 
 import argparse
@@ -9,11 +9,13 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from evaluation.beir import CHUNK_DEPTH, load_qrels, load_queries, rank_documents, write_corpus
+from evaluation.beir import load_qrels, load_queries, rank_documents, write_corpus
 from evaluation.metrics import ndcg_at
 from evaluation.workspace import workspace
 from kb.search import FusionParams, fuse
 from kb.settings import Settings
+
+DEPTH = FusionParams().depth
 
 
 def grid() -> list[FusionParams]:
@@ -40,18 +42,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as corpus:
         write_corpus(args.dataset, Path(corpus))
         with workspace(Settings(), Path(corpus)) as space:
-            runs = {
-                qid: (
-                    space.searcher.rank(text, CHUNK_DEPTH, "dense"),
-                    space.searcher.rank(text, CHUNK_DEPTH, "lexical"),
-                )
-                for qid, text in queries.items()
-            }
+            runs = {qid: space.searcher.candidates(text, DEPTH) for qid, text in queries.items()}
             results = []
             for params in grid():
                 total = 0.0
                 for qid, (dense, lexical) in runs.items():
-                    fused = fuse(dense[: params.depth], lexical[: params.depth], params)
+                    fused = fuse(dense, lexical, params)
                     ranked = rank_documents([cid for cid, _ in fused], space)
                     total += ndcg_at(ranked, qrels[qid], 10)
                 results.append((total / len(runs), params))

@@ -170,9 +170,7 @@ def _sync(
         _plan_only(jobs, report)
     else:
         index.recover()
-        cached = CachedEmbedder(
-            embedder or create_embedder(settings), settings.embedding_cache
-        )
+        cached = CachedEmbedder(embedder or create_embedder(settings), settings.embedding_cache)
         try:
             _index_files(index, cached, root, jobs, report, settings, progress)
         finally:
@@ -299,9 +297,6 @@ def _new_chunks(record: DocumentRecord, prepared: Prepared) -> list[NewChunk]:
             heading=" > ".join(chunk.headings),
             page=chunk.page,
             text=chunk.text,
-            body=text,
         )
-        for ord_, (chunk, text) in enumerate(
-            zip(prepared.chunks, prepared.embedding_texts, strict=True)
-        )
+        for ord_, chunk in enumerate(prepared.chunks)
     ]

@@ -52,6 +52,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE pending_vectors (chunk_id TEXT PRIMARY KEY);
         """,
     ),
+    (
+        # Title and headings in a field of their own: BM25 normalises each field by its own
+        # length (BM25F-like); +0.7 nDCG@10 points lexical on SciFact train, see README.
+        "002_lexical_fields",
+        """
+        DROP TABLE chunks_fts;
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            context, text, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO chunks_fts (rowid, context, text)
+            SELECT id, title || ' ' || heading, text FROM chunks;
+        """,
+    ),
 ]
 
 
@@ -88,7 +101,6 @@ class NewChunk:
     heading: str
     page: int | None
     text: str
-    body: str  # what the lexical index sees: title, headings and text
 
 
 class Catalog:
@@ -188,7 +200,8 @@ class Catalog:
                 (chunk.chunk_id, doc_id, ord_, chunk.title, chunk.heading, chunk.page, chunk.text),
             )
             db.execute(
-                "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)", (cursor.lastrowid, chunk.body)
+                "INSERT INTO chunks_fts (rowid, context, text) VALUES (?, ?, ?)",
+                (cursor.lastrowid, f"{chunk.title} {chunk.heading}", chunk.text),
             )
 
     def delete_chunks(self, db: sqlite3.Connection, doc_id: str) -> None:
@@ -243,20 +256,31 @@ class Catalog:
     def lexical_search(
         self, query: str, limit: int, doc_ids: list[str] | None = None
     ) -> list[tuple[str, float]]:
+        """The best `limit` (chunk id, BM25 score), optionally within some documents."""
+        return self._bm25(query, "c.doc_id", doc_ids, limit)
+
+    def lexical_scores(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
+        """BM25 scores of the given chunks (those sharing no term with the query: absent)."""
+        return dict(self._bm25(query, "c.chunk_id", chunk_ids, None))
+
+    def _bm25(
+        self, query: str, column: str, within: list[str] | None, limit: int | None
+    ) -> list[tuple[str, float]]:
         terms = query_terms(query)
-        if not terms:
+        if not terms or within == []:
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)
         sql = (
             "SELECT c.chunk_id, -bm25(chunks_fts) AS score FROM chunks_fts"
             " JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?"
         )
-        params: list = [match]
-        if doc_ids is not None:
-            sql += f" AND c.doc_id IN ({','.join('?' * len(doc_ids))})"
-            params += doc_ids
-        sql += " ORDER BY rank LIMIT ?"
-        return [(row[0], row[1]) for row in self.db.execute(sql, [*params, limit])]
+        params: list = [" OR ".join(f'"{term}"' for term in terms)]
+        if within is not None:
+            sql += f" AND {column} IN ({','.join('?' * len(within))})"
+            params += within
+        if limit is not None:
+            sql += " ORDER BY rank LIMIT ?"
+            params.append(limit)
+        return [(row[0], row[1]) for row in self.db.execute(sql, params)]
 
     def counts(self, root: str | None = None) -> tuple[int, int]:
         """(documents indexed, chunks), optionally for one ingested root."""
@@ -271,5 +295,9 @@ class Catalog:
         ).fetchone()[0]
         return docs, chunks
 
-    def all_chunk_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT chunk_id FROM chunks")}
+    def live_chunk_ids(self, chunk_ids: list[str]) -> set[str]:
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids
+        )
+        return {row[0] for row in rows}

@@ -6,6 +6,8 @@ This is the API the CLI, the evaluation harness and the chat agent's `search_doc
 import fnmatch
 from dataclasses import dataclass
 
+import numpy as np
+
 from kb.catalog import ChunkRow
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
@@ -25,7 +27,7 @@ class FusionParams:
     k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    alpha: float = 0.5
+    alpha: float = 0.6
     depth: int = 100  # candidates taken from each retriever
 
 
@@ -51,21 +53,33 @@ class Searcher:
         if not query.strip() or k <= 0:
             return []
         doc_ids = self._doc_ids(source) if source else None
-        depth = max(k, self.fusion.depth)
         if mode == "lexical":
             return self.index.catalog.lexical_search(query, k, doc_ids)
-        dense = self._dense(query, depth if mode == "hybrid" else k, doc_ids)
         if mode == "dense":
-            return dense[:k]
-        lexical = self.index.catalog.lexical_search(query, depth, doc_ids)
+            return self._live(self.index.vectors.query(self._vector(query), k + 8, doc_ids))[:k]
+        dense, lexical = self.candidates(query, max(k, self.fusion.depth), doc_ids)
         return fuse(dense, lexical, self.fusion)[:k]
 
-    def _dense(self, query: str, limit: int, doc_ids: list[str] | None) -> list[tuple[str, float]]:
-        vector = self.embedder.embed([query])[0]
-        # Over-fetch a little: vectors of a document being replaced may be in flight.
-        found = self.index.vectors.query(vector, limit + 8, doc_ids)
-        live = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in found])
-        return [(cid, score) for cid, score in found if cid in live][:limit]
+    def candidates(
+        self, query: str, depth: int, doc_ids: list[str] | None = None
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """Dense and lexical candidates, each side scored for every candidate of the other:
+        a passage just past one retriever's cut-off still counts with its real score."""
+        vector = self._vector(query)
+        dense = dict(self._live(self.index.vectors.query(vector, depth + 8, doc_ids))[:depth])
+        lexical = dict(self.index.catalog.lexical_search(query, depth, doc_ids))
+        dense |= self.index.vectors.similarities(vector, [c for c in lexical if c not in dense])
+        lexical |= self.index.catalog.lexical_scores(query, [c for c in dense if c not in lexical])
+        return list(dense.items()), list(lexical.items())
+
+    def _vector(self, query: str) -> np.ndarray:
+        return self.embedder.embed([query])[0]
+
+    def _live(self, found: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Drop vectors of chunks not (or no longer) in the catalog: a document being
+        replaced, or orphans of a crash awaiting clean-up."""
+        live = self.index.catalog.live_chunk_ids([chunk_id for chunk_id, _ in found])
+        return [(cid, score) for cid, score in found if cid in live]
 
     def _doc_ids(self, pattern: str) -> list[str]:
         return [

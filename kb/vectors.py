@@ -57,6 +57,14 @@ class VectorStore:
             for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
+    def similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
+        """Cosine similarity of `vector` to the stored vectors of `ids` (unit length)."""
+        if not ids:
+            return {}
+        found = self._collection.get(ids=ids, include=["embeddings"])
+        scores = np.asarray(found["embeddings"], dtype=np.float32) @ vector
+        return dict(zip(found["ids"], scores.tolist(), strict=True))
+
     def count(self) -> int:
         return self._collection.count()
 
