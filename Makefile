@@ -44,7 +44,7 @@ test: install browser
 
 eval: install
 	$(KB) eval ../shared/eval/scifact
-	$(KB) eval ../shared/eval/sec-10-q
+	$(KB) eval ../shared/eval/sec-10-q --answers
 
 bench: install
 	$(KB) bench
