@@ -27,7 +27,7 @@ class FusionParams:
     k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    alpha: float = 0.6
+    alpha: float = 0.7
     depth: int = 100  # candidates taken from each retriever
 
 
