@@ -103,7 +103,7 @@ def _write(n: int, text: ZipfText, rng: np.random.Generator, total: int) -> Docu
         indexed_at=time.time(),
     )
     chunks = [
-        NewChunk(f"syn{n:06d}-{i}", title, "", None, passage, f"{title}\n\n{passage}")
+        NewChunk(f"syn{n:06d}-{i}", title, "", None, passage)
         for i, passage in enumerate(text.passages(count))
     ]
     return DocumentWrite(record, chunks, unit_vectors(rng, count))
