@@ -39,6 +39,13 @@ NOTHING_FOUND = (
     "Try other words, or check that the documents you expect are ingested (`kb status`)."
 )
 MAX_SENTENCES = 4
+AMOUNT_QUESTION = re.compile(
+    r"\b(how (much|many)|what (was|were|is|are) the|total|amount|revenue|sales|income|"
+    r"margin|cost|price|percent|percentage|rate|ratio|growth|change|increase|decrease)\b",
+    re.IGNORECASE,
+)
+FIGURE = re.compile(r"\$\s?\d|\d[\d,]*\.?\d*\s?%|\d{1,3}(,\d{3})+")
+FIGURE_BONUS = 0.25
 FOLLOW_UP = re.compile(
     r"^(and|also|what about|how about|why|how so|more|then)\b|\b(it|its|this|that|these|those|"
     r"they|them|their|there|he|she|him|her)\b",
@@ -93,9 +100,11 @@ def fold_follow_up(question: str, earlier: list[str]) -> str:
 
 def compose_answer(question: str, passages_text: str) -> str:
     terms = {_stem(t) for t in query_terms(question)}
+    wants_figures = bool(AMOUNT_QUESTION.search(question))
     scored: list[tuple[float, int, int, str]] = []
     for passage in parse_passages(passages_text):
-        scored += _score_sentences(passage.number, list(_sentences(passage.text)), terms)
+        sentences = list(_sentences(passage.text))
+        scored += _score_sentences(passage.number, sentences, terms, wants_figures)
     best: list[tuple[float, int, int, str]] = []
     seen: set[str] = set()
     for candidate in sorted(scored, key=lambda s: -s[0]):
@@ -111,14 +120,17 @@ def compose_answer(question: str, passages_text: str) -> str:
 
 
 def _score_sentences(
-    number: int, sentences: list[str], terms: set[str]
+    number: int, sentences: list[str], terms: set[str], wants_figures: bool
 ) -> list[tuple[float, int, int, str]]:
     """Sentences sharing words with the question; a matching question in the passage
-    (an FAQ entry) lends its score to the sentence that answers it."""
+    (an FAQ entry) lends its score to the sentence that answers it; a question about an
+    amount prefers sentences that state one."""
     scored = []
     lent = 0.0
     for position, sentence in enumerate(sentences):
         overlap = len(terms & {_stem(t) for t in query_terms(sentence)}) / max(len(terms), 1)
+        if overlap and wants_figures and FIGURE.search(sentence):
+            overlap += FIGURE_BONUS
         if sentence.endswith("?"):
             lent = overlap
             continue

@@ -37,3 +37,11 @@ def test_follow_up_folds_in_the_previous_question():
     standalone = "Which file types does ingest support for PDF extraction?"
     assert fold_follow_up(standalone, earlier) == standalone
     assert fold_follow_up("and vLLM?", []) == "and vLLM?"
+
+
+def test_questions_about_amounts_prefer_sentences_with_figures():
+    prose = " ".join(f"Total net sales are discussed in part {n} of this report." for n in range(6))
+    passages = f"[1] 2023 Q3 ACME.pdf, page 4\n{prose} Total net sales were $81,797 million."
+    answer = compose_answer("What were ACME total net sales?", passages)
+    assert "Total net sales were $81,797 million. [1]" in answer
+    assert "$81,797" not in compose_answer("In which part is it discussed?", passages)
