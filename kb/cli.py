@@ -167,9 +167,14 @@ def serve(host: str | None, port: int | None) -> None:
 
     import uvicorn
 
+    from kb.index import KnowledgeIndex
     from server.app import create_app
+    from server.models import create_model
 
     settings = Settings()
+    # Fail here with a clear message, not later inside uvicorn's start-up traceback.
+    KnowledgeIndex.open(settings).close()
+    create_model(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     host, port = host or settings.host, port or settings.port
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")

@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
+from click.testing import CliRunner
 
 from ingest.pipeline import ingest
+from kb.cli import cli
 from kb.embedder import create_embedder
 from kb.errors import KBError
 from kb.index import KnowledgeIndex
@@ -190,3 +192,10 @@ def test_openai_compatible_embeddings_backend(settings, docs, fake):
 def _text(message: dict) -> str:
     content = message.get("content") or ""
     return content if isinstance(content, str) else " ".join(p["text"] for p in content)
+
+
+def test_serve_refuses_a_bad_configuration_with_a_clear_message(indexed):
+    run = CliRunner().invoke(cli, ["serve"], env={"KB_MODEL_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert run.exit_code == 1 and "also set KB_MODEL" in run.output
+    run = CliRunner().invoke(cli, ["serve"], env={"KB_EMBEDDING_MODEL": "openai:other"})
+    assert run.exit_code == 1 and "kb ingest --rebuild" in run.output
