@@ -85,7 +85,10 @@ class LocalEmbedder(WordPieceCounter):
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
             vectors = self._model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
 
