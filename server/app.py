@@ -66,9 +66,15 @@ def create_app(
 
 
 def _api(settings: Settings) -> APIRouter:
-    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
-        if settings.auth_token and authorization != f"Bearer {settings.auth_token}":
-            raise HTTPError(401, "missing or wrong token: send Authorization: Bearer <token>")
+    def authorize(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+        if not settings.auth_token or authorization == f"Bearer {settings.auth_token}":
+            return
+        # "Open original" opens in a new tab, which cannot send the header.
+        if request.url.path.endswith("/file") and request.query_params.get("token") == (
+            settings.auth_token
+        ):
+            return
+        raise HTTPError(401, "missing or wrong token: send Authorization: Bearer <token>")
 
     router = APIRouter(dependencies=[Depends(authorize)])
 

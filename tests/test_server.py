@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from server.app import create_app
 from tests.serving import (
@@ -140,6 +141,12 @@ def test_token_is_required_when_configured(settings, sample_index, embedder, con
         assert connect(server.url, token="s3cret").request("threads.list").status_code == 200
         assert connect(server.url).http.get("/api/status").status_code == 401
         assert connect(server.url).http.get("/healthz").status_code == 200
+        doc = next(d for d in _documents(secured) if d.path == "faq.txt")
+        files = connect(server.url).http
+        assert files.get(f"/api/documents/{doc.doc_id}/file").status_code == 401
+        assert files.get(f"/api/documents/{doc.doc_id}/file?token=s3cret").status_code == 200
+        assert files.get(f"/api/documents/{doc.doc_id}/file?token=nope").status_code == 401
+        assert files.get("/api/status?token=s3cret").status_code == 401  # only file links
 
 
 def test_api_status_chunk_and_original_file(client):
@@ -186,3 +193,11 @@ def test_threads_titles_and_answers_survive_a_restart(settings, sample_index, em
         ]
         saved = [i for i in client.items(thread) if i["type"] == "assistant_message"]
         assert saved[0]["content"] == answer["content"]
+
+
+def _documents(settings: Settings) -> list:
+    index = KnowledgeIndex.open(settings)
+    try:
+        return index.catalog.documents()
+    finally:
+        index.close()

@@ -89,6 +89,11 @@ export class ChatKitClient {
     }
   }
 
+  /** The access token in use, for links a new tab opens (it cannot send the header). */
+  accessToken(): string | null {
+    return this.storage?.getItem(TOKEN_KEY) ?? null;
+  }
+
   /** GET a JSON resource of the app (status, chunks). */
   async getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
     const res = await this.send(path, { method: "GET" }, signal);
@@ -97,7 +102,7 @@ export class ChatKitClient {
 
   private async send(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
-      const token = this.storage?.getItem(TOKEN_KEY) ?? null;
+      const token = this.accessToken();
       const headers = new Headers(init.headers);
       headers.set("Accept", "application/json, text/event-stream");
       if (token) headers.set("Authorization", `Bearer ${token}`);

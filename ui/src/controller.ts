@@ -434,7 +434,7 @@ export class Controller {
         source: citation.source,
         page: citation.page,
         heading: citation.heading,
-        href: originalHref(citation.url, citation.page),
+        href: originalHref(citation.url, citation.page, this.client.accessToken()),
         snippet: citation.snippet,
         terms: queryTerms(questionBefore(items, index)),
       },
@@ -475,7 +475,11 @@ export class Controller {
         const href =
           base.href ??
           (chunk.doc_id
-            ? originalHref(`/api/documents/${encodeURIComponent(chunk.doc_id)}/file`, page)
+            ? originalHref(
+                `/api/documents/${encodeURIComponent(chunk.doc_id)}/file`,
+                page,
+                this.client.accessToken(),
+              )
             : null);
         this.patch({
           panel: {

@@ -48,9 +48,14 @@ function toCitation(
 }
 
 /** The link that opens the original document, at its page for a paged file (PDF). */
-export function originalHref(url: string | null, page: number | null): string | null {
+export function originalHref(
+  url: string | null,
+  page: number | null,
+  token: string | null = null,
+): string | null {
   if (!url) return null;
-  return page !== null && page !== undefined ? `${url}#page=${page}` : url;
+  const link = token ? `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : url;
+  return page !== null && page !== undefined ? `${link}#page=${page}` : link;
 }
 
 export interface SearchHit {

@@ -26,6 +26,9 @@ describe("citations", () => {
     expect(originalHref("/api/documents/d/file", 4)).toBe("/api/documents/d/file#page=4");
     expect(originalHref("/api/documents/d/file", null)).toBe("/api/documents/d/file");
     expect(originalHref(null, 3)).toBeNull();
+    expect(originalHref("/api/documents/d/file", 2, "a b")).toBe(
+      "/api/documents/d/file?token=a%20b#page=2",
+    );
   });
 });
 
