@@ -9,7 +9,7 @@ vectors are deleted afterwards. `recover()` deletes whatever a crash left pendin
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -91,9 +91,7 @@ class KnowledgeIndex:
         """Note a file's error; a previously indexed version stays searchable."""
         previous = self.catalog.document(record.doc_id)
         if previous is not None and previous.content_hash is not None:
-            record = DocumentRecord(
-                **{**previous.__dict__, "error": record.error, "indexed_at": time.time()}
-            )
+            record = replace(previous, error=record.error, indexed_at=time.time())
         with self.catalog.transaction() as db:
             self.catalog.upsert_document(db, record)
 

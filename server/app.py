@@ -14,7 +14,7 @@ from agents import Model
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import ChatKitReq
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -60,23 +60,31 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(_api(settings))
+    for router in _api(settings):
+        app.include_router(router)
     _mount_ui(app)
     return app
 
 
-def _api(settings: Settings) -> APIRouter:
-    def authorize(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-        if not settings.auth_token or authorization == f"Bearer {settings.auth_token}":
-            return
-        # "Open original" opens in a new tab, which cannot send the header.
-        if request.url.path.endswith("/file") and request.query_params.get("token") == (
-            settings.auth_token
-        ):
-            return
-        raise HTTPError(401, "missing or wrong token: send Authorization: Bearer <token>")
+def _api(settings: Settings) -> list[APIRouter]:
+    def granted(authorization: str | None, token: str | None = None) -> bool:
+        expected = settings.auth_token
+        return not expected or authorization == f"Bearer {expected}" or token == expected
+
+    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not granted(authorization):
+            raise HTTPError(401, "missing or wrong token: send Authorization: Bearer <token>")
+
+    def authorize_link(
+        authorization: Annotated[str | None, Header()] = None,
+        token: Annotated[str | None, Query()] = None,
+    ) -> None:
+        if not granted(authorization, token):
+            raise HTTPError(401, "missing or wrong token: send Authorization or ?token=")
 
     router = APIRouter(dependencies=[Depends(authorize)])
+    # Opened in a new tab ("Open original"), which cannot send the header.
+    links = APIRouter(dependencies=[Depends(authorize_link)])
 
     @router.post("/chatkit")
     async def chatkit(request: Request) -> Response:
@@ -122,7 +130,7 @@ def _api(settings: Settings) -> APIRouter:
             "text": row.text,
         }
 
-    @router.get("/api/documents/{doc_id}/file")
+    @links.get("/api/documents/{doc_id}/file")
     async def document_file(doc_id: str, request: Request) -> FileResponse:
         record = _services(request).index.catalog.document(doc_id)
         if record is None or record.content_hash is None:
@@ -138,7 +146,7 @@ def _api(settings: Settings) -> APIRouter:
             path, media_type=media_type, filename=path.name, content_disposition_type="inline"
         )
 
-    return router
+    return [router, links]
 
 
 def _services(request: Request) -> ChatServices:
