@@ -1,7 +1,7 @@
 """Tune hybrid fusion on a BEIR split: `python -m evaluation.tune DATASET --split train`.
 
-Dense and lexical candidates (each scored on both sides) are computed once per query;
-every fusion setting is then scored on them (nDCG@10), so the grid takes seconds.
+Candidates (every passage scored on every side) are computed once per query; each
+fusion setting is then scored on them (nDCG@10), so the grid takes a minute.
 """
 
 import argparse
@@ -12,10 +12,10 @@ from pathlib import Path
 from evaluation.beir import load_qrels, load_queries, rank_documents, write_corpus
 from evaluation.metrics import ndcg_at
 from evaluation.workspace import workspace
-from kb.search import FusionParams, fuse
+from kb.search import Candidates, FusionParams, fuse
 from kb.settings import Settings
 
-DEPTH = FusionParams().depth
+DEPTH = 300  # the deepest setting in the grid; shallower ones take a prefix
 
 
 def grid() -> list[FusionParams]:
@@ -26,10 +26,26 @@ def grid() -> list[FusionParams]:
         )
     ]
     convex = [
-        FusionParams("convex", alpha=a / 20, depth=d)
-        for a, d in itertools.product(range(4, 17), (50, 100, 300))
+        FusionParams("convex", alpha=a / 20, document_weight=w / 10, depth=d)
+        for a, w, d in itertools.product(range(8, 17), range(0, 11), (50, 100, 300))
     ]
     return rrf + convex
+
+
+def truncated(candidates: Candidates, depth: int) -> Candidates:
+    """The candidates a search at a shallower depth would have had."""
+    if depth >= DEPTH:
+        return candidates
+    keep = set(_top(candidates.dense, depth)) | set(_top(candidates.lexical, depth))
+
+    def kept(scores: dict[str, float]) -> dict[str, float]:
+        return {chunk_id: score for chunk_id, score in scores.items() if chunk_id in keep}
+
+    return Candidates(kept(candidates.dense), kept(candidates.lexical), kept(candidates.document))
+
+
+def _top(scores: dict[str, float], depth: int) -> list[str]:
+    return sorted(scores, key=scores.__getitem__, reverse=True)[:depth]
 
 
 def main() -> None:
@@ -43,11 +59,13 @@ def main() -> None:
         write_corpus(args.dataset, Path(corpus))
         with workspace(Settings(), Path(corpus)) as space:
             runs = {qid: space.searcher.candidates(text, DEPTH) for qid, text in queries.items()}
+            depths = {params.depth for params in grid()}
+            at = {d: {qid: truncated(c, d) for qid, c in runs.items()} for d in depths}
             results = []
             for params in grid():
                 total = 0.0
-                for qid, (dense, lexical) in runs.items():
-                    fused = fuse(dense, lexical, params)
+                for qid, candidates in at[params.depth].items():
+                    fused = fuse(candidates, params)
                     ranked = rank_documents([cid for cid, _ in fused], space)
                     total += ndcg_at(ranked, qrels[qid], 10)
                 results.append((total / len(runs), params))

@@ -44,14 +44,11 @@ def workspace(
         )
         embedder = embedder or create_embedder(local)
         report = ingest(local, docs, embedder=embedder, progress=progress)
-        index = KnowledgeIndex.open(local)
-        try:
+        with KnowledgeIndex.open(local) as index:
             rows = index.catalog.db.execute(
                 "SELECT c.chunk_id, d.path FROM chunks c JOIN documents d USING (doc_id)"
             )
             yield Workspace(local, Searcher(index, embedder), report, dict(rows.fetchall()))
-        finally:
-            index.close()
 
 
 def latency_summary(latencies: list[float]) -> dict[str, float]:

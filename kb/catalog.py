@@ -65,6 +65,19 @@ MIGRATIONS: list[tuple[str, str]] = [
             SELECT id, title || ' ' || heading, text FROM chunks;
         """,
     ),
+    (
+        # Each document as a whole, for BM25 of the document a passage belongs to: a
+        # question names the company or topic of a filing that its passages rarely repeat.
+        # The rowid is the id of the document's first chunk, which lives exactly as long.
+        "003_document_lexical",
+        """
+        CREATE VIRTUAL TABLE documents_fts USING fts5(
+            title, text, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO documents_fts (rowid, title, text)
+            SELECT MIN(id), MIN(title), group_concat(text, char(10)) FROM chunks GROUP BY doc_id;
+        """,
+    ),
 ]
 
 
@@ -193,18 +206,29 @@ class Catalog:
 
     def replace_chunks(self, db: sqlite3.Connection, doc_id: str, chunks: list[NewChunk]) -> None:
         self.delete_chunks(db, doc_id)
+        rowids = []
         for ord_, chunk in enumerate(chunks):
             cursor = db.execute(
                 "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, page, text)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (chunk.chunk_id, doc_id, ord_, chunk.title, chunk.heading, chunk.page, chunk.text),
             )
+            rowids.append(cursor.lastrowid)
             db.execute(
                 "INSERT INTO chunks_fts (rowid, context, text) VALUES (?, ?, ?)",
                 (cursor.lastrowid, f"{chunk.title} {chunk.heading}", chunk.text),
             )
+        if chunks:
+            db.execute(
+                "INSERT INTO documents_fts (rowid, title, text) VALUES (?, ?, ?)",
+                (rowids[0], chunks[0].title, "\n".join(chunk.text for chunk in chunks)),
+            )
 
     def delete_chunks(self, db: sqlite3.Connection, doc_id: str) -> None:
+        db.execute(
+            "DELETE FROM documents_fts WHERE rowid = (SELECT MIN(id) FROM chunks WHERE doc_id = ?)",
+            (doc_id,),
+        )
         db.execute(
             "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)",
             (doc_id,),
@@ -257,21 +281,31 @@ class Catalog:
         self, query: str, limit: int, doc_ids: list[str] | None = None
     ) -> list[tuple[str, float]]:
         """The best `limit` (chunk id, BM25 score), optionally within some documents."""
-        return self._bm25(query, "c.doc_id", doc_ids, limit)
+        return self._bm25(query, "chunks_fts", "c.chunk_id", "c.doc_id", doc_ids, limit)
 
     def lexical_scores(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
         """BM25 scores of the given chunks (those sharing no term with the query: absent)."""
-        return dict(self._bm25(query, "c.chunk_id", chunk_ids, None))
+        return dict(self._bm25(query, "chunks_fts", "c.chunk_id", "c.chunk_id", chunk_ids, None))
+
+    def document_scores(self, query: str, doc_ids: list[str]) -> dict[str, float]:
+        """BM25 scores of the given documents taken whole (title and all their text)."""
+        return dict(self._bm25(query, "documents_fts", "c.doc_id", "c.doc_id", doc_ids, None))
 
     def _bm25(
-        self, query: str, column: str, within: list[str] | None, limit: int | None
+        self,
+        query: str,
+        table: str,
+        key: str,
+        column: str,
+        within: list[str] | None,
+        limit: int | None,
     ) -> list[tuple[str, float]]:
         terms = query_terms(query)
         if not terms or within == []:
             return []
         sql = (
-            "SELECT c.chunk_id, -bm25(chunks_fts) AS score FROM chunks_fts"
-            " JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?"
+            f"SELECT {key}, -bm25({table}) AS score FROM {table}"
+            f" JOIN chunks c ON c.id = {table}.rowid WHERE {table} MATCH ?"
         )
         params: list = [" OR ".join(f'"{term}"' for term in terms)]
         if within is not None:
@@ -295,9 +329,10 @@ class Catalog:
         ).fetchone()[0]
         return docs, chunks
 
-    def live_chunk_ids(self, chunk_ids: list[str]) -> set[str]:
+    def chunk_documents(self, chunk_ids: list[str]) -> dict[str, str]:
+        """Chunk id -> document id of the given chunks that are live in the catalog."""
         marks = ",".join("?" * len(chunk_ids))
         rows = self.db.execute(
-            f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids
+            f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids
         )
-        return {row[0] for row in rows}
+        return dict(rows.fetchall())

@@ -123,6 +123,12 @@ class KnowledgeIndex:
             self.catalog.set_meta(db, "embedding_model", self.embedding_model)
             self.catalog.set_meta(db, "dimension", str(vectors.shape[1]))
 
+    def __enter__(self) -> "KnowledgeIndex":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.catalog.close()
 

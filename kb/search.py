@@ -16,11 +16,14 @@ from kb.types import Hit, SearchMode
 
 @dataclass(frozen=True)
 class FusionParams:
-    """How hybrid mode fuses the dense and lexical rankings (tuned on SciFact train).
+    """How hybrid mode fuses dense and lexical evidence (tuned on SciFact train).
 
-    `rrf`: weighted reciprocal-rank fusion, sum of weight / (k + rank).
-    `convex`: alpha * dense + (1 - alpha) * lexical, each score min-max normalised over
-    its candidates (a candidate missing from one side gets 0 there).
+    `convex`: alpha * dense + (1 - alpha) * lexical, where the lexical side gives
+    `document_weight` of its share to BM25 of the passage's whole document and the rest
+    to BM25 of the passage. Each score is min-max normalised over the candidates (a
+    candidate missing from a side gets 0 there).
+    `rrf`: weighted reciprocal-rank fusion of the two passage rankings, sum of
+    weight / (k + rank); kept as the reference the convex fusion is measured against.
     """
 
     method: str = "convex"
@@ -28,7 +31,19 @@ class FusionParams:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     alpha: float = 0.7
+    document_weight: float = 0.8
     depth: int = 100  # candidates taken from each retriever
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One query's evidence, chunk id -> raw score, for every candidate passage of either
+    retriever: a passage just past one retriever's cut-off still counts with its real
+    score on that side."""
+
+    dense: dict[str, float]  # cosine similarity of the passage
+    lexical: dict[str, float]  # BM25 of the passage (absent: no query term)
+    document: dict[str, float]  # BM25 of the passage's whole document (absent: no term)
 
 
 class Searcher:
@@ -56,30 +71,38 @@ class Searcher:
         if mode == "lexical":
             return self.index.catalog.lexical_search(query, k, doc_ids)
         if mode == "dense":
-            return self._live(self.index.vectors.query(self._vector(query), k + 8, doc_ids))[:k]
-        dense, lexical = self.candidates(query, max(k, self.fusion.depth), doc_ids)
-        return fuse(dense, lexical, self.fusion)[:k]
+            found, _ = self._dense(self._vector(query), k, doc_ids)
+            return found
+        candidates = self.candidates(query, max(k, self.fusion.depth), doc_ids)
+        return fuse(candidates, self.fusion)[:k]
 
-    def candidates(
-        self, query: str, depth: int, doc_ids: list[str] | None = None
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        """Dense and lexical candidates, each side scored for every candidate of the other:
-        a passage just past one retriever's cut-off still counts with its real score."""
+    def candidates(self, query: str, depth: int, doc_ids: list[str] | None = None) -> Candidates:
+        """The top `depth` passages of each retriever, each scored on every side."""
+        catalog = self.index.catalog
         vector = self._vector(query)
-        dense = dict(self._live(self.index.vectors.query(vector, depth + 8, doc_ids))[:depth])
-        lexical = dict(self.index.catalog.lexical_search(query, depth, doc_ids))
+        found, owners = self._dense(vector, depth, doc_ids)
+        dense = dict(found)
+        lexical = dict(catalog.lexical_search(query, depth, doc_ids))
+        owners |= catalog.chunk_documents([c for c in lexical if c not in owners])
         dense |= self.index.vectors.similarities(vector, [c for c in lexical if c not in dense])
-        lexical |= self.index.catalog.lexical_scores(query, [c for c in dense if c not in lexical])
-        return list(dense.items()), list(lexical.items())
+        lexical |= catalog.lexical_scores(query, [c for c in dense if c not in lexical])
+        documents = catalog.document_scores(query, sorted(set(owners.values())))
+        document = {c: documents[doc] for c, doc in owners.items() if doc in documents}
+        return Candidates(dense, lexical, document)
 
     def _vector(self, query: str) -> np.ndarray:
         return self.embedder.embed([query])[0]
 
-    def _live(self, found: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        """Drop vectors of chunks not (or no longer) in the catalog: a document being
-        replaced, or orphans of a crash awaiting clean-up."""
-        live = self.index.catalog.live_chunk_ids([chunk_id for chunk_id, _ in found])
-        return [(cid, score) for cid, score in found if cid in live]
+    def _dense(
+        self, vector: np.ndarray, k: int, doc_ids: list[str] | None
+    ) -> tuple[list[tuple[str, float]], dict[str, str]]:
+        """The best `k` vectors whose chunks are live in the catalog, and chunk -> document.
+        Vectors of a document being replaced, or orphans of a crash awaiting clean-up,
+        are skipped."""
+        found = self.index.vectors.query(vector, k + 8, doc_ids)
+        owners = self.index.catalog.chunk_documents([chunk_id for chunk_id, _ in found])
+        live = [(cid, score) for cid, score in found if cid in owners][:k]
+        return live, {cid: owners[cid] for cid, _ in live}
 
     def _doc_ids(self, pattern: str) -> list[str]:
         return [
@@ -90,29 +113,37 @@ class Searcher:
         ]
 
 
-def fuse(
-    dense: list[tuple[str, float]], lexical: list[tuple[str, float]], params: FusionParams
-) -> list[tuple[str, float]]:
-    scores: dict[str, float] = {}
+def fuse(candidates: Candidates, params: FusionParams) -> list[tuple[str, float]]:
+    """Candidates in fused order, best first, with their fused scores."""
+    scores = dict.fromkeys(candidates.dense | candidates.lexical, 0.0)
     if params.method == "convex":
-        sides = ((dense, params.alpha), (lexical, 1.0 - params.alpha))
-        for ranking, weight in sides:
-            for chunk_id, score in _normalised(ranking):
-                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * score
+        lexical_share = 1.0 - params.alpha
+        sides = (
+            (candidates.dense, params.alpha),
+            (candidates.lexical, lexical_share * (1.0 - params.document_weight)),
+            (candidates.document, lexical_share * params.document_weight),
+        )
+        for side, weight in sides:
+            for chunk_id, score in _normalised(side).items():
+                scores[chunk_id] += weight * score
     else:
-        sides = ((dense, params.dense_weight), (lexical, params.lexical_weight))
-        for ranking, weight in sides:
-            for rank, (chunk_id, _) in enumerate(ranking, start=1):
-                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (params.k + rank)
+        sides = (
+            (candidates.dense, params.dense_weight),
+            (candidates.lexical, params.lexical_weight),
+        )
+        for side, weight in sides:
+            ranking = sorted(side, key=side.__getitem__, reverse=True)
+            for rank, chunk_id in enumerate(ranking, start=1):
+                scores[chunk_id] += weight / (params.k + rank)
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
 
-def _normalised(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    if not ranking:
-        return []
-    values = [score for _, score in ranking]
-    low, span = min(values), (max(values) - min(values)) or 1.0
-    return [(chunk_id, (score - low) / span) for chunk_id, score in ranking]
+def _normalised(scores: dict[str, float]) -> dict[str, float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    span = (high - low) or 1.0
+    return {chunk_id: (score - low) / span for chunk_id, score in scores.items()}
 
 
 def _hit(row: ChunkRow, score: float) -> Hit:

@@ -7,7 +7,7 @@ import pytest
 from ingest.pipeline import ingest
 from kb.catalog import MIGRATIONS, Catalog
 from kb.index import KnowledgeIndex
-from kb.search import FusionParams, Searcher, fuse
+from kb.search import Candidates, FusionParams, Searcher, fuse
 
 
 @pytest.fixture
@@ -55,18 +55,79 @@ def test_hits_carry_their_metadata_and_empty_queries_return_nothing(searcher):
 
 
 def test_convex_fusion_normalises_each_side():
-    dense = [("a", 0.9), ("b", 0.5), ("c", 0.1)]
-    lexical = [("c", 30.0), ("b", 20.0), ("a", 10.0)]
-    fused = dict(fuse(dense, lexical, FusionParams("convex", alpha=0.5)))
+    candidates = Candidates(
+        dense={"a": 0.9, "b": 0.5, "c": 0.1},
+        lexical={"c": 30.0, "b": 20.0, "a": 10.0},
+        document={"a": 5.0, "b": 5.0, "c": 1.0},
+    )
+    fused = dict(fuse(candidates, FusionParams("convex", alpha=0.5, document_weight=0.0)))
     assert fused == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.5})
-    fused = fuse(dense, lexical, FusionParams("convex", alpha=0.75))
+    fused = fuse(candidates, FusionParams("convex", alpha=0.75, document_weight=0.0))
     assert [cid for cid, _ in fused] == ["a", "b", "c"]
+    # The document side: a and b share the better document, c's lexical lead is cut.
+    fused = dict(fuse(candidates, FusionParams("convex", alpha=0.5, document_weight=0.5)))
+    assert fused == pytest.approx({"a": 0.75, "b": 0.625, "c": 0.25})
 
 
 def test_rrf_fusion():
-    fused = fuse([("a", 1.0), ("b", 0.5)], [("b", 9.0)], FusionParams("rrf", k=60))
+    candidates = Candidates(dense={"a": 1.0, "b": 0.5}, lexical={"b": 9.0}, document={})
+    fused = fuse(candidates, FusionParams("rrf", k=60))
     assert fused[0] == ("b", pytest.approx(1 / 62 + 1 / 61))
     assert fused[1] == ("a", pytest.approx(1 / 61))
+
+
+REPORTS = {
+    "acme.md": "# Quarterly report\n\nAcme Corporation (the Company) builds industrial robots."
+    "\n\n## Inventories\n\nInventories were $4.1 million as the Company stocked motors.\n",
+    "globex.md": "# Quarterly report\n\nGlobex Inc. (the Company) sells garden tools.\n\n"
+    "## Inventories\n\nInventories rose: inventories of tools and inventories of seeds.\n",
+}
+
+
+def test_hybrid_finds_the_passage_of_the_document_a_question_names(settings, docs, embedder):
+    """The passage never names the company; its document does (as a 10-Q says "the
+    Company"). BM25 of the whole document lets hybrid tell the two reports apart."""
+    for name, text in REPORTS.items():
+        (docs / name).write_text(text)
+    ingest(settings, docs, embedder=embedder)
+    with KnowledgeIndex.open(settings) as index:
+        query = "Acme inventories"
+        for weight, expected in ((0.7, "acme.md"), (0.0, "globex.md")):
+            searcher = Searcher(index, embedder, FusionParams(document_weight=weight))
+            inventories = [h for h in searcher.search(query, k=4) if "Inventories" in h.heading]
+            assert inventories[0].source == expected, weight
+
+
+def test_document_index_follows_changes_and_deletions(settings, docs, embedder):
+    for name, text in REPORTS.items():
+        (docs / name).write_text(text)
+    ingest(settings, docs, embedder=embedder)
+    (docs / "acme.md").write_text("# Quarterly report\n\nInitech sells staplers.\n")
+    (docs / "globex.md").unlink()
+    ingest(settings, docs, embedder=embedder)
+    with KnowledgeIndex.open(settings) as index:
+        catalog = index.catalog
+        doc_ids = [doc.doc_id for doc in catalog.documents()]
+        assert len(doc_ids) == 1
+        assert catalog.db.execute("SELECT COUNT(*) FROM documents_fts").fetchone()[0] == 1
+        assert catalog.document_scores("Acme Globex", doc_ids) == {}
+        assert set(catalog.document_scores("Initech staplers", doc_ids)) == set(doc_ids)
+
+
+def test_an_index_from_before_the_document_index_gains_it_on_open(settings, docs, embedder):
+    for name, text in REPORTS.items():
+        (docs / name).write_text(text)
+    ingest(settings, docs, embedder=embedder)
+    db = sqlite3.connect(settings.index_dir / "catalog.sqlite")  # back to migration 002
+    with db:
+        db.execute("DROP TABLE documents_fts")
+        db.execute("DELETE FROM migrations WHERE name = '003_document_lexical'")
+    db.close()
+    with KnowledgeIndex.open(settings) as index:
+        catalog = index.catalog
+        by_path = {doc.path: doc.doc_id for doc in catalog.documents()}
+        scores = catalog.document_scores("Acme robots", list(by_path.values()))
+        assert set(scores) == {by_path["acme.md"]}
 
 
 def test_catalog_migrations_from_blank_and_noop(tmp_path):
