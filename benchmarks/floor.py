@@ -2,8 +2,8 @@
 
 Run as its own process (like `kb ingest`, so interpreter start and imports count on both
 sides): sequential `prepare()` over the files the ingest would read, then a fresh
-`LocalEmbedder` (model load included, no cache) over the distinct chunk texts in one call,
-with the same batch size and chunk size.
+`LocalEmbedder` (model load included, no cache) over the distinct texts an ingest embeds
+(chunks or their sentence windows) in one call, with the same batch size and chunk size.
 """
 
 import argparse
@@ -18,13 +18,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--max-tokens", type=int, required=True)
     parser.add_argument("--max-bytes", type=int, required=True)
+    parser.add_argument("--whole-chunks", action="store_true", help="no sentence windows")
     args = parser.parse_args()
-    texts, parse_s = parse_all(args.root, args.max_tokens, args.max_bytes)
+    texts, parse_s = parse_all(args.root, args.max_tokens, args.max_bytes, not args.whole_chunks)
     embed_s = embed_all(texts, args.batch_size)
     print(json.dumps({"parse_s": parse_s, "embed_s": embed_s, "texts": len(texts)}))
 
 
-def parse_all(root: Path, max_tokens: int, max_bytes: int) -> tuple[list[str], float]:
+def parse_all(
+    root: Path, max_tokens: int, max_bytes: int, windows: bool
+) -> tuple[list[str], float]:
     from ingest.prepare import prepare
     from ingest.scan import scan
 
@@ -32,7 +35,7 @@ def parse_all(root: Path, max_tokens: int, max_bytes: int) -> tuple[list[str], f
     found, _ = scan(root, max_bytes)
     texts: list[str] = []
     for file in found:
-        texts.extend(prepare(file.absolute, None, max_tokens).embedding_texts)
+        texts.extend(prepare(file.absolute, None, max_tokens, windows).embedding_texts)
     return list(dict.fromkeys(texts)), time.perf_counter() - started
 
 

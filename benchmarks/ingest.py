@@ -31,6 +31,7 @@ def bench_ingest(
         embedding_batch_size=settings.embedding_batch_size,
         chunk_tokens=settings.chunk_tokens,
         max_file_mb=settings.max_file_mb,
+        sentence_windows=settings.sentence_windows,
     )
     log(f"{corpus.name}: cold ingest")
     cold, cold_report = _ingest(work, env)
@@ -74,6 +75,7 @@ def _floor(work: Workdir, env: dict[str, str], settings: Settings) -> tuple[Fini
         f"--batch-size={settings.embedding_batch_size}",
         f"--max-tokens={min(settings.chunk_tokens, LocalEmbedder.max_tokens)}",
         f"--max-bytes={int(settings.max_file_mb * 2**20)}",
+        *([] if settings.sentence_windows else ["--whole-chunks"]),
     )
     finished = run_measured(command, env, work.scratch)
     return finished, _json_result(finished, "the floor")

@@ -11,7 +11,7 @@ every chunk re-splits the rare chunk that still exceeds the budget.
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from itertools import groupby
+from itertools import groupby, pairwise
 
 from ingest.document import Chunk, ParsedDocument, Section, TokenCounter, embedding_text
 
@@ -225,3 +225,17 @@ def _enforce(title: str, chunks: list[Chunk], count: _Counter, max_tokens: int) 
         smaller = [Chunk(text, chunk.headings, chunk.page) for text in _pack(pieces, budget)]
         result.extend(_enforce(title, smaller, count, max_tokens))
     return result
+
+
+def vector_texts(title: str, chunk: Chunk, windows: bool = True) -> list[str]:
+    """The texts embedded for a chunk: with `windows`, every pair of adjacent sentences
+    when it has three or more; else the chunk whole (short passages, and tables and code,
+    which rarely have sentence breaks). A question usually matches a sentence or two,
+    which a vector of the whole chunk dilutes with the rest (README: Retrieval quality)."""
+    sentences = [s for s in _SENTENCE_GAP.split(chunk.text) if s.strip()] if windows else []
+    if len(sentences) < 3:
+        return [embedding_text(title, chunk.headings, chunk.text)]
+    return [
+        embedding_text(title, chunk.headings, f"{first} {second}")
+        for first, second in pairwise(sentences)
+    ]

@@ -204,7 +204,7 @@ def _index_files(
         progress.start(len(jobs))
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
     batch: list[tuple[_Job, Prepared]] = []
-    for job, prepared in _prepare_all(jobs, max_tokens):
+    for job, prepared in _prepare_all(jobs, max_tokens, settings.sentence_windows):
         path = job.file.path
         if prepared.error:
             report.failures.append(Failure(path, prepared.error))
@@ -239,7 +239,7 @@ def _write_batch(
     writes: list[DocumentWrite] = []
     offset = 0
     for job, prepared in batch:
-        count = len(prepared.chunks)
+        count = len(prepared.embedding_texts)
         record = _record(root, job, prepared)
         writes.append(
             DocumentWrite(record, _new_chunks(record, prepared), vectors[offset : offset + count])
@@ -247,13 +247,15 @@ def _write_batch(
         offset += count
     index.write_documents(writes)
     if progress:
-        progress.advance(len(batch), offset)
+        progress.advance(len(batch), sum(len(p.chunks) for _, p in batch))
 
 
-def _prepare_all(jobs: list[_Job], max_tokens: int) -> Iterator[tuple[_Job, Prepared]]:
+def _prepare_all(
+    jobs: list[_Job], max_tokens: int, windows: bool
+) -> Iterator[tuple[_Job, Prepared]]:
     """Prepared files in order; parsed in a worker process when there is enough work."""
     calls = [
-        (job.file.absolute, job.record.content_hash if job.record else None, max_tokens)
+        (job.file.absolute, job.record.content_hash if job.record else None, max_tokens, windows)
         for job in jobs
     ]
     if len(jobs) < 4:  # a worker process costs more than it saves
@@ -297,6 +299,9 @@ def _new_chunks(record: DocumentRecord, prepared: Prepared) -> list[NewChunk]:
             heading=" > ".join(chunk.headings),
             page=chunk.page,
             text=chunk.text,
+            vectors=vectors,
         )
-        for ord_, chunk in enumerate(prepared.chunks)
+        for ord_, (chunk, vectors) in enumerate(
+            zip(prepared.chunks, prepared.vector_counts, strict=True)
+        )
     ]

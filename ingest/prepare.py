@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ingest.chunker import chunk_document
-from ingest.document import Chunk, LoadError, embedding_text
+from ingest.chunker import chunk_document, vector_texts
+from ingest.document import Chunk, LoadError
 from ingest.loaders import load_document
 from kb.embedder import WordPieceCounter
 
@@ -16,7 +16,8 @@ class Prepared:
     content_hash: str
     title: str | None = None
     chunks: tuple[Chunk, ...] = ()
-    embedding_texts: tuple[str, ...] = ()
+    embedding_texts: tuple[str, ...] = ()  # every vector's text, chunk by chunk
+    vector_counts: tuple[int, ...] = ()  # per chunk
     unchanged: bool = False  # same content as indexed: nothing to do
     error: str | None = None
 
@@ -26,7 +27,9 @@ def _counter() -> WordPieceCounter:
     return WordPieceCounter()
 
 
-def prepare(path: Path, previous_hash: str | None, max_tokens: int) -> Prepared:
+def prepare(
+    path: Path, previous_hash: str | None, max_tokens: int, windows: bool = True
+) -> Prepared:
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -43,5 +46,7 @@ def prepare(path: Path, previous_hash: str | None, max_tokens: int) -> Prepared:
         return Prepared(content_hash, error=f"could not parse: {type(error).__name__}: {error}")
     if not chunks:
         return Prepared(content_hash, error="no text to index")
-    texts = tuple(embedding_text(document.title, c.headings, c.text) for c in chunks)
-    return Prepared(content_hash, document.title, tuple(chunks), texts)
+    per_chunk = [vector_texts(document.title, chunk, windows) for chunk in chunks]
+    texts = tuple(text for texts in per_chunk for text in texts)
+    counts = tuple(len(texts) for texts in per_chunk)
+    return Prepared(content_hash, document.title, tuple(chunks), texts, counts)

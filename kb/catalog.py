@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.lexical import query_terms
+from kb.vectors import chunk_of, vector_ids
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -78,6 +79,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             SELECT MIN(id), MIN(title), group_concat(text, char(10)) FROM chunks GROUP BY doc_id;
         """,
     ),
+    (
+        # How many vectors (windows of its text) each chunk has in Chroma; chunks indexed
+        # before had exactly one.
+        "004_chunk_vectors",
+        "ALTER TABLE chunks ADD COLUMN vectors INTEGER NOT NULL DEFAULT 1;",
+    ),
 ]
 
 
@@ -114,6 +121,7 @@ class NewChunk:
     heading: str
     page: int | None
     text: str
+    vectors: int = 1
 
 
 class Catalog:
@@ -198,20 +206,47 @@ class Catalog:
             ),
         )
 
-    def chunk_ids(self, doc_id: str) -> list[str]:
+    def document_vector_ids(self, doc_id: str) -> list[str]:
+        """The ids of every vector of a document's chunks."""
         rows = self.db.execute(
-            "SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ord", (doc_id,)
+            "SELECT chunk_id, vectors FROM chunks WHERE doc_id = ? ORDER BY ord", (doc_id,)
         )
-        return [row[0] for row in rows]
+        return [vector_id for row in rows for vector_id in vector_ids(*row)]
+
+    def chunk_vector_ids(self, chunk_ids: list[str]) -> list[str]:
+        """The ids of every vector of the given chunks that are live."""
+        found = []
+        for start in range(0, len(chunk_ids), 500):
+            batch = chunk_ids[start : start + 500]
+            rows = self.db.execute(
+                "SELECT chunk_id, vectors FROM chunks"
+                f" WHERE chunk_id IN ({','.join('?' * len(batch))})",
+                batch,
+            )
+            found += [vector_id for row in rows for vector_id in vector_ids(*row)]
+        return found
+
+    def vector_count(self) -> int:
+        """How many vectors Chroma should hold."""
+        return self.db.execute("SELECT COALESCE(SUM(vectors), 0) FROM chunks").fetchone()[0]
 
     def replace_chunks(self, db: sqlite3.Connection, doc_id: str, chunks: list[NewChunk]) -> None:
         self.delete_chunks(db, doc_id)
         rowids = []
         for ord_, chunk in enumerate(chunks):
             cursor = db.execute(
-                "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, page, text)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (chunk.chunk_id, doc_id, ord_, chunk.title, chunk.heading, chunk.page, chunk.text),
+                "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, page, text, vectors)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chunk.chunk_id,
+                    doc_id,
+                    ord_,
+                    chunk.title,
+                    chunk.heading,
+                    chunk.page,
+                    chunk.text,
+                    chunk.vectors,
+                ),
             )
             rowids.append(cursor.lastrowid)
             db.execute(
@@ -241,21 +276,17 @@ class Catalog:
 
     # -- pending vectors (written to Chroma, not yet committed here) ----------------------
 
-    def add_pending(self, db: sqlite3.Connection, chunk_ids: Iterable[str]) -> None:
-        db.executemany(
-            "INSERT OR IGNORE INTO pending_vectors VALUES (?)", [(c,) for c in chunk_ids]
-        )
+    def add_pending(self, db: sqlite3.Connection, ids: Iterable[str]) -> None:
+        db.executemany("INSERT OR IGNORE INTO pending_vectors VALUES (?)", [(i,) for i in ids])
 
-    def clear_pending(self, db: sqlite3.Connection, chunk_ids: Iterable[str]) -> None:
-        db.executemany("DELETE FROM pending_vectors WHERE chunk_id = ?", [(c,) for c in chunk_ids])
+    def clear_pending(self, db: sqlite3.Connection, ids: Iterable[str]) -> None:
+        db.executemany("DELETE FROM pending_vectors WHERE chunk_id = ?", [(i,) for i in ids])
 
     def orphaned_pending(self) -> list[str]:
-        """Pending vector ids that never made it into the catalog."""
-        rows = self.db.execute(
-            "SELECT p.chunk_id FROM pending_vectors p"
-            " LEFT JOIN chunks c ON c.chunk_id = p.chunk_id WHERE c.chunk_id IS NULL"
-        )
-        return [row[0] for row in rows]
+        """Pending vector ids that are not vectors of a chunk in the catalog."""
+        pending = [row[0] for row in self.db.execute("SELECT chunk_id FROM pending_vectors")]
+        live = set(self.chunk_vector_ids(sorted({chunk_of(v) for v in pending})))
+        return [vector_id for vector_id in pending if vector_id not in live]
 
     def clear_all_pending(self) -> None:
         with self.transaction() as db:

@@ -18,14 +18,14 @@ import numpy as np
 from kb.catalog import Catalog, DocumentRecord, NewChunk
 from kb.errors import KBError
 from kb.settings import Settings
-from kb.vectors import VectorStore, release_vector_stores
+from kb.vectors import VectorStore, release_vector_stores, vector_ids
 
 
 @dataclass(frozen=True)
 class DocumentWrite:
     record: DocumentRecord
     chunks: list[NewChunk]
-    vectors: np.ndarray  # one row per chunk
+    vectors: np.ndarray  # one row per vector, chunk by chunk (NewChunk.vectors each)
 
 
 class KnowledgeIndex:
@@ -69,14 +69,23 @@ class KnowledgeIndex:
         One Chroma upsert and one catalog transaction for the whole batch keep small
         documents cheap.
         """
-        new_ids = [chunk.chunk_id for write in writes for chunk in write.chunks]
-        old_ids = [cid for write in writes for cid in self.catalog.chunk_ids(write.record.doc_id)]
+        new_ids = [
+            vector_id
+            for write in writes
+            for chunk in write.chunks
+            for vector_id in vector_ids(chunk.chunk_id, chunk.vectors)
+        ]
+        old_ids = [
+            vector_id
+            for write in writes
+            for vector_id in self.catalog.document_vector_ids(write.record.doc_id)
+        ]
         stale = sorted(set(old_ids) - set(new_ids))
         with self.catalog.transaction() as db:
             self.catalog.add_pending(db, new_ids)
         if new_ids:
             vectors = np.concatenate([write.vectors for write in writes if len(write.chunks)])
-            owners = [write.record.doc_id for write in writes for _ in write.chunks]
+            owners = [write.record.doc_id for write in writes for _ in range(len(write.vectors))]
             self.vectors.upsert(new_ids, vectors, owners)
         with self.catalog.transaction() as db:
             self._record_model(db, writes)
@@ -100,7 +109,7 @@ class KnowledgeIndex:
             self.catalog.upsert_document(db, record)
 
     def delete_document(self, doc_id: str) -> None:
-        ids = self.catalog.chunk_ids(doc_id)
+        ids = self.catalog.document_vector_ids(doc_id)
         with self.catalog.transaction() as db:
             self.catalog.add_pending(db, ids)
             self.catalog.delete_document(db, doc_id)

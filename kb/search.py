@@ -30,8 +30,8 @@ class FusionParams:
     k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    alpha: float = 0.7
-    document_weight: float = 0.8
+    alpha: float = 0.65
+    document_weight: float = 0.9
     depth: int = 100  # candidates taken from each retriever
 
 
@@ -84,7 +84,8 @@ class Searcher:
         dense = dict(found)
         lexical = dict(catalog.lexical_search(query, depth, doc_ids))
         owners |= catalog.chunk_documents([c for c in lexical if c not in owners])
-        dense |= self.index.vectors.similarities(vector, [c for c in lexical if c not in dense])
+        unscored = catalog.chunk_vector_ids([c for c in lexical if c not in dense])
+        dense |= self.index.vectors.similarities(vector, unscored)
         lexical |= catalog.lexical_scores(query, [c for c in dense if c not in lexical])
         documents = catalog.document_scores(query, sorted(set(owners.values())))
         document = {c: documents[doc] for c, doc in owners.items() if doc in documents}

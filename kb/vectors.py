@@ -1,7 +1,9 @@
 """Vectors in Chroma (an embedded `PersistentClient` under the data dir).
 
 Chroma holds only vectors and the owning document id; texts and metadata live in the
-catalog, which decides what is visible.
+catalog, which decides what is visible. A chunk may have several vectors (one per
+window of its text): the first is stored under the chunk id, the others under
+`<chunk id>#<n>`, and a chunk scores as its best vector.
 """
 
 from pathlib import Path
@@ -9,6 +11,28 @@ from pathlib import Path
 import numpy as np
 
 COLLECTION = "chunks"
+# Chroma's HNSW defaults (16 neighbours, ef 100) missed the true nearest vector for 1-2 of
+# 60 SciFact queries on 35k sentence-window vectors and made dense nDCG@10 vary by 0.01
+# between two builds of one corpus; with these, 0 of 60, at twice the (small) build time.
+HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
+OVERFETCH = 4  # vectors fetched per chunk wanted: a chunk's windows crowd the top ranks
+
+
+def vector_ids(chunk_id: str, count: int) -> list[str]:
+    """The ids of a chunk's `count` vectors."""
+    return [chunk_id, *(f"{chunk_id}#{n}" for n in range(1, count))]
+
+
+def chunk_of(vector_id: str) -> str:
+    return vector_id.split("#", 1)[0]
+
+
+def _best_per_chunk(pairs: list[tuple[str, float]]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for vector_id, score in pairs:
+        chunk_id = chunk_of(vector_id)
+        best[chunk_id] = max(score, best.get(chunk_id, score))
+    return best
 
 
 class VectorStore:
@@ -21,7 +45,7 @@ class VectorStore:
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
         )
         self._collection = self._client.get_or_create_collection(
-            COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            COLLECTION, configuration={"hnsw": HNSW}, embedding_function=None
         )
         self._batch = self._client.get_max_batch_size()
 
@@ -41,29 +65,29 @@ class VectorStore:
     def query(
         self, vector: np.ndarray, limit: int, doc_ids: list[str] | None = None
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
+        """Up to `limit` (chunk id, cosine similarity of its best vector), best first."""
         total = self._collection.count()
         if total == 0 or doc_ids == []:
             return []
         where = {"doc_id": {"$in": doc_ids}} if doc_ids is not None else None
         result = self._collection.query(
             query_embeddings=[vector],
-            n_results=min(limit, total),
+            n_results=min(limit * OVERFETCH, total),
             where=where,
             include=["distances"],
         )
-        return [
-            (chunk_id, 1.0 - distance)
-            for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
-        ]
+        pairs = zip(result["ids"][0], result["distances"][0], strict=True)
+        best = _best_per_chunk([(vector_id, 1.0 - distance) for vector_id, distance in pairs])
+        return list(best.items())[:limit]  # dicts keep the first, i.e. best, order
 
     def similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
-        """Cosine similarity of `vector` to the stored vectors of `ids` (unit length)."""
+        """Chunk id -> cosine similarity of `vector` (unit length) to the best of the
+        stored vectors `ids`."""
         if not ids:
             return {}
         found = self._collection.get(ids=ids, include=["embeddings"])
         scores = np.asarray(found["embeddings"], dtype=np.float32) @ vector
-        return dict(zip(found["ids"], scores.tolist(), strict=True))
+        return _best_per_chunk(list(zip(found["ids"], scores.tolist(), strict=True)))
 
     def count(self) -> int:
         return self._collection.count()

@@ -1,12 +1,13 @@
 """Chunker: the token budget holds exactly (real MiniLM tokenizer) and structure is kept."""
 
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from helpers import make_pdf, minilm_counter
 
-from ingest.chunker import chunk_document
+from ingest.chunker import chunk_document, vector_texts
 from ingest.document import Chunk, ParsedDocument, Section, embedding_text
 from ingest.loaders import load_document
 
@@ -189,3 +190,21 @@ def test_title_that_cannot_fit_is_refused() -> None:
     doc = ParsedDocument("word " * 200, [Section("text")])
     with pytest.raises(ValueError, match="title too long"):
         chunk(doc, 64)
+
+
+def test_prose_is_embedded_as_sentence_pairs_and_the_rest_whole() -> None:
+    prose = Chunk(" ".join(SENTENCES[:4]), ("Overview",))
+    assert vector_texts("Report", prose) == [
+        embedding_text("Report", ("Overview",), f"{first} {second}")
+        for first, second in pairwise(SENTENCES[:4])
+    ]
+    for whole in (
+        Chunk(" ".join(SENTENCES[:2]), ("Overview",)),
+        Chunk("| Name | Amount |\n|---|---|\n| Widgets Inc. | 1.5 |", ("Tables",)),
+    ):
+        assert vector_texts("Report", whole) == [
+            embedding_text("Report", whole.headings, whole.text)
+        ]
+    assert vector_texts("Report", prose, windows=False) == [
+        embedding_text("Report", prose.headings, prose.text)
+    ]

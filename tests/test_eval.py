@@ -97,3 +97,22 @@ def test_sec_layout_and_cli_json(tmp_path, settings, embedder):
 def test_eval_refuses_unknown_layout(tmp_path):
     run = CliRunner().invoke(cli, ["eval", str(tmp_path)])
     assert run.exit_code == 1 and "neither a BEIR folder" in run.output
+
+
+def test_tuning_prefers_a_plateau_to_a_lone_peak():
+    from evaluation.tune import smoothed
+    from kb.search import FusionParams
+
+    def score(alpha: float, weight: float) -> float:
+        if (alpha, weight) == (0.5, 0.0):
+            return 0.9  # a lone peak
+        return 0.8 if alpha >= 0.65 and weight >= 0.7 else 0.5
+
+    grid = [
+        (score(a / 20, w / 10), FusionParams(alpha=a / 20, document_weight=w / 10))
+        for a in range(8, 17)
+        for w in range(0, 11)
+    ]
+    assert max(grid, key=lambda r: r[0])[1].alpha == 0.5
+    best = smoothed(grid)[0][1]
+    assert best.alpha >= 0.7 and best.document_weight >= 0.8

@@ -140,7 +140,7 @@ def test_deleted_file_disappears_from_every_search_mode(settings, docs, counting
     for mode in ("lexical", "dense", "hybrid"):
         assert "notes.txt" not in search_sources(settings, counting, "quokka protocol", mode)
     index = KnowledgeIndex.open(settings)
-    assert index.vectors.count() == index.catalog.counts()[1]
+    assert index.vectors.count() == index.catalog.vector_count()
     index.close()
 
 
@@ -249,7 +249,8 @@ def test_crash_between_vectors_and_catalog_leaves_old_version_then_recovers(
 ):
     sample(docs)
     ingest(settings, docs, embedder=counting)
-    write(docs / "notes.txt", "The ibis protocol replaced it.")
+    # Three sentences: the chunk gets two window vectors, so `<chunk id>#1` is orphaned too.
+    write(docs / "notes.txt", "The ibis protocol replaced it. It runs nightly. It never sleeps.")
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # as if killed after Chroma got the new vectors
@@ -262,11 +263,24 @@ def test_crash_between_vectors_and_catalog_leaves_old_version_then_recovers(
     assert "notes.txt" in search_sources(settings, counting, "quokka", "lexical")
     assert "notes.txt" not in search_sources(settings, counting, "ibis", "lexical")
     index = KnowledgeIndex.open(settings)
-    assert index.vectors.count() > index.catalog.counts()[1]  # orphans from the crash
+    assert index.vectors.count() > index.catalog.vector_count()  # orphans from the crash
     index.close()
     report = ingest(settings, docs, embedder=counting)
     assert report.updated == ["notes.txt"]
     index = KnowledgeIndex.open(settings)
-    assert index.vectors.count() == index.catalog.counts()[1]
+    assert index.vectors.count() == index.catalog.vector_count()
     index.close()
     assert "notes.txt" in search_sources(settings, counting, "ibis", "lexical")
+
+
+def test_sentence_windows_can_be_turned_off_and_rebuild_applies_them(settings, docs, counting):
+    write(docs / "long.md", "# Long\n\n" + " ".join(f"Fact {n} is true." for n in range(6)))
+    ingest(settings.model_copy(update={"sentence_windows": False}), docs, embedder=counting)
+    with KnowledgeIndex.open(settings) as index:
+        assert index.vectors.count() == index.catalog.vector_count() == 1
+    ingest(settings, docs, embedder=counting)  # unchanged file: nothing re-embedded
+    with KnowledgeIndex.open(settings) as index:
+        assert index.vectors.count() == 1
+    ingest(settings, docs, embedder=counting, rebuild=True)
+    with KnowledgeIndex.open(settings) as index:
+        assert index.vectors.count() == index.catalog.vector_count() == 5

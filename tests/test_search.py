@@ -39,6 +39,22 @@ def test_dense_finds_meaning_without_shared_words(searcher):
     assert searcher.search(query, k=1, mode="hybrid")[0].source == "cars.md"
 
 
+def test_a_passage_with_several_vectors_is_one_hit_scored_by_its_best(settings, docs, embedder):
+    sentences = [f"Step {n} of the ritual is to {verb}." for n, verb in enumerate(VERBS)]
+    (docs / "ritual.md").write_text("# Ritual\n\n" + " ".join(sentences) + "\n")
+    ingest(settings, docs, embedder=embedder)
+    with KnowledgeIndex.open(settings) as index:
+        assert index.vectors.count() == index.catalog.vector_count() == len(VERBS) - 1
+        hits = Searcher(index, embedder).search("polish the brass bell", k=5, mode="dense")
+        assert len(hits) == 1 and "polish the brass bell" in hits[0].text
+        pair = embedder.embed(["Ritual\n" + " ".join(sentences[2:4])])[0]
+        query = embedder.embed(["polish the brass bell"])[0]
+        assert hits[0].score == pytest.approx(float(pair @ query), abs=1e-4)
+
+
+VERBS = ["light a candle", "ring the gong", "polish the brass bell", "sweep the floor", "rest"]
+
+
 def test_source_glob_filters_every_mode(searcher):
     for mode in ("dense", "lexical", "hybrid"):
         hits = searcher.search("sauce car license", k=10, mode=mode, source="sub/*")
