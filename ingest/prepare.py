@@ -28,7 +28,7 @@ def _counter() -> WordPieceCounter:
 
 
 def prepare(
-    path: Path, previous_hash: str | None, max_tokens: int, windows: bool = True
+    path: Path, previous_hash: str | None, max_tokens: int, windows: bool
 ) -> Prepared:
     try:
         data = path.read_bytes()

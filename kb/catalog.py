@@ -213,19 +213,6 @@ class Catalog:
         )
         return [vector_id for row in rows for vector_id in vector_ids(*row)]
 
-    def chunk_vector_ids(self, chunk_ids: list[str]) -> list[str]:
-        """The ids of every vector of the given chunks that are live."""
-        found = []
-        for start in range(0, len(chunk_ids), 500):
-            batch = chunk_ids[start : start + 500]
-            rows = self.db.execute(
-                "SELECT chunk_id, vectors FROM chunks"
-                f" WHERE chunk_id IN ({','.join('?' * len(batch))})",
-                batch,
-            )
-            found += [vector_id for row in rows for vector_id in vector_ids(*row)]
-        return found
-
     def vector_count(self) -> int:
         """How many vectors Chroma should hold."""
         return self.db.execute("SELECT COALESCE(SUM(vectors), 0) FROM chunks").fetchone()[0]
@@ -285,7 +272,8 @@ class Catalog:
     def orphaned_pending(self) -> list[str]:
         """Pending vector ids that are not vectors of a chunk in the catalog."""
         pending = [row[0] for row in self.db.execute("SELECT chunk_id FROM pending_vectors")]
-        live = set(self.chunk_vector_ids(sorted({chunk_of(v) for v in pending})))
+        owners = self.chunk_owners(sorted({chunk_of(v) for v in pending}))
+        live = {v for chunk_id, (_, count) in owners.items() for v in vector_ids(chunk_id, count)}
         return [vector_id for vector_id in pending if vector_id not in live]
 
     def clear_all_pending(self) -> None:
@@ -295,18 +283,25 @@ class Catalog:
     # -- reading ------------------------------------------------------------------------
 
     def get_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
-        found: dict[str, ChunkRow] = {}
+        rows = self._by_chunk_id(
+            "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.page, c.text,"
+            " d.path, d.root FROM chunks c JOIN documents d ON d.doc_id = c.doc_id",
+            chunk_ids,
+        )
+        return {row[0]: ChunkRow(*row) for row in rows}
+
+    def chunk_owners(self, chunk_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Chunk id -> (document id, number of vectors) of the given chunks that are live."""
+        rows = self._by_chunk_id("SELECT c.chunk_id, c.doc_id, c.vectors FROM chunks c", chunk_ids)
+        return {chunk_id: (doc_id, vectors) for chunk_id, doc_id, vectors in rows}
+
+    def _by_chunk_id(self, select: str, chunk_ids: list[str]) -> Iterator[tuple]:
+        """Rows of `select` (over `chunks c`) for the given chunk ids, in batches that stay
+        under SQLite's limit on bound parameters."""
         for start in range(0, len(chunk_ids), 500):
             batch = chunk_ids[start : start + 500]
             marks = ",".join("?" * len(batch))
-            rows = self.db.execute(
-                "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.page, c.text,"
-                " d.path, d.root FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
-                f" WHERE c.chunk_id IN ({marks})",
-                batch,
-            )
-            found.update((row[0], ChunkRow(*row)) for row in rows)
-        return found
+            yield from self.db.execute(f"{select} WHERE c.chunk_id IN ({marks})", batch)
 
     def lexical_search(
         self, query: str, limit: int, doc_ids: list[str] | None = None
@@ -359,11 +354,3 @@ class Catalog:
             {"root": root},
         ).fetchone()[0]
         return docs, chunks
-
-    def chunk_documents(self, chunk_ids: list[str]) -> dict[str, str]:
-        """Chunk id -> document id of the given chunks that are live in the catalog."""
-        marks = ",".join("?" * len(chunk_ids))
-        rows = self.db.execute(
-            f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", chunk_ids
-        )
-        return dict(rows.fetchall())

@@ -12,6 +12,7 @@ from kb.catalog import ChunkRow
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
 from kb.types import Hit, SearchMode
+from kb.vectors import vector_ids
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ class Searcher:
         found, owners = self._dense(vector, depth, doc_ids)
         dense = dict(found)
         lexical = dict(catalog.lexical_search(query, depth, doc_ids))
-        owners |= catalog.chunk_documents([c for c in lexical if c not in owners])
-        unscored = catalog.chunk_vector_ids([c for c in lexical if c not in dense])
+        lexical_only = catalog.chunk_owners([c for c in lexical if c not in dense])
+        owners |= {chunk_id: doc_id for chunk_id, (doc_id, _) in lexical_only.items()}
+        unscored = [v for c, (_, n) in lexical_only.items() for v in vector_ids(c, n)]
         dense |= self.index.vectors.similarities(vector, unscored)
         lexical |= catalog.lexical_scores(query, [c for c in dense if c not in lexical])
         documents = catalog.document_scores(query, sorted(set(owners.values())))
@@ -101,9 +103,9 @@ class Searcher:
         Vectors of a document being replaced, or orphans of a crash awaiting clean-up,
         are skipped."""
         found = self.index.vectors.query(vector, k + 8, doc_ids)
-        owners = self.index.catalog.chunk_documents([chunk_id for chunk_id, _ in found])
+        owners = self.index.catalog.chunk_owners([chunk_id for chunk_id, _ in found])
         live = [(cid, score) for cid, score in found if cid in owners][:k]
-        return live, {cid: owners[cid] for cid, _ in live}
+        return live, {cid: owners[cid][0] for cid, _ in live}
 
     def _doc_ids(self, pattern: str) -> list[str]:
         return [

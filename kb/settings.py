@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     sentence_windows: bool = Field(
         True,
         description="Embed each prose chunk as overlapping pairs of sentences (sharper "
-        "dense search, about 1.5x the embedding time) instead of whole; applies to files "
+        "dense search, about 1.6x the embedding time) instead of whole; applies to files "
         "embedded after a change, `kb ingest --rebuild` to all.",
     )
     max_file_mb: float = Field(50.0, description="Files larger than this are skipped.")
