@@ -27,7 +27,7 @@ def python_command(module: str, *args: str) -> list[str]:
 
 
 def kb_command(*args: str) -> list[str]:
-    return python_command("kb.cli", *args)
+    return python_command("cli.main", *args)
 
 
 def child_env(data_dir: Path, **settings: object) -> dict[str, str]:

@@ -11,7 +11,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from click.testing import CliRunner
 
 from ingest.pipeline import ingest
-from kb.cli import cli
+from cli.main import cli
 from kb.embedder import create_embedder
 from kb.errors import KBError
 from kb.index import KnowledgeIndex

@@ -36,7 +36,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     data_dir = tmp_path_factory.mktemp("bench") / "data"
     env = {**_environment(), "KB_DATA_DIR": str(data_dir)}
     finished = subprocess.run(
-        [sys.executable, "-c", "from kb.cli import main; main()", "bench", "--quick", "--json"],
+        [sys.executable, "-c", "from cli.main import main; main()", "bench", "--quick", "--json"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from kb.cli import cli
+from cli.main import cli
 from kb.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

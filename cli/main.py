@@ -72,7 +72,7 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
         kb ingest ~/notes --json
     """
     from ingest.pipeline import ingest as run_ingest
-    from kb.progress import IngestProgressBar
+    from cli.progress import IngestProgressBar
 
     settings = Settings()
     with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
@@ -117,7 +117,7 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
     Example:
         kb search "total net sales" --source "*AAPL*" -k 3
     """
-    from kb.service import open_searcher
+    from cli.service import open_searcher
 
     with open_searcher(Settings()) as searcher:
         hits = searcher.search(query, k=k, mode=mode, source=source)  # type: ignore[arg-type]
@@ -140,7 +140,7 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
 @fails_cleanly
 def status(as_json: bool) -> None:
     """Show what the knowledge base holds."""
-    from kb.service import index_status
+    from cli.service import index_status
 
     info = index_status(Settings())
     if as_json:
@@ -194,7 +194,7 @@ def logs(limit: int, thread: str | None, follow: bool, as_json: bool) -> None:
     Example:
         kb logs --thread thr_123 --json
     """
-    from kb.logview import follow_records, print_records
+    from cli.logview import follow_records, print_records
 
     path = Settings().logs_dir / "tool_calls.jsonl"
     print_records(out, path, thread, limit, as_json)
@@ -222,7 +222,7 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     from evaluation.beir import evaluate_beir, is_beir
     from evaluation.report import answers_table, result_table
     from evaluation.sec import evaluate_sec, is_sec
-    from kb.progress import IngestProgressBar
+    from cli.progress import IngestProgressBar
 
     settings = Settings()
     with IngestProgressBar(err, enabled=err.is_terminal) as progress:

@@ -1,0 +1,1 @@
+"""The `kb` command line: thin commands over the kb / ingest / server APIs."""
