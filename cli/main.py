@@ -71,8 +71,8 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
     Example:
         kb ingest ~/notes --json
     """
-    from ingest.pipeline import ingest as run_ingest
     from cli.progress import IngestProgressBar
+    from ingest.pipeline import ingest as run_ingest
 
     settings = Settings()
     with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
@@ -219,10 +219,10 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     Example:
         kb eval ../shared/eval/scifact --split train
     """
+    from cli.progress import IngestProgressBar
     from evaluation.beir import evaluate_beir, is_beir
     from evaluation.report import answers_table, result_table
     from evaluation.sec import evaluate_sec, is_sec
-    from cli.progress import IngestProgressBar
 
     settings = Settings()
     with IngestProgressBar(err, enabled=err.is_terminal) as progress:

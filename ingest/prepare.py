@@ -27,9 +27,7 @@ def _counter() -> WordPieceCounter:
     return WordPieceCounter()
 
 
-def prepare(
-    path: Path, previous_hash: str | None, max_tokens: int, windows: bool
-) -> Prepared:
+def prepare(path: Path, previous_hash: str | None, max_tokens: int, windows: bool) -> Prepared:
     try:
         data = path.read_bytes()
     except OSError as error:

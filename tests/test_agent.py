@@ -10,8 +10,8 @@ import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
 from click.testing import CliRunner
 
-from ingest.pipeline import ingest
 from cli.main import cli
+from ingest.pipeline import ingest
 from kb.embedder import create_embedder
 from kb.errors import KBError
 from kb.index import KnowledgeIndex

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.main import cli
 from evaluation.beir import evaluate_beir
 from evaluation.metrics import evidence_recall, figures, mrr_at, ndcg_at, percentile, recall_at
 from evaluation.sec import evaluate_sec
-from cli.main import cli
 
 
 def test_ndcg_binary_and_graded():
