@@ -1,7 +1,6 @@
 """Everything a chat needs, opened together: the HTTP app and `kb eval --answers` share it."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,17 +13,14 @@ from kb.search import Searcher
 from kb.settings import Settings
 from server.agent import build_agent
 from server.chat import KBChatServer
-from server.context import RequestContext
 from server.models import configure_tracing, create_model
 from server.store import SQLStore, default_database_url, open_store
 from server.toollog import ToolCallLog
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChatServices:
-    settings: Settings
     index: KnowledgeIndex
-    searcher: Searcher
     store: SQLStore
     chat: KBChatServer
     model_name: str
@@ -56,34 +52,13 @@ async def open_chat(
         store,
         build_agent(model),
         searcher,
-        ToolCallLog(settings.logs_dir / "tool_calls.jsonl"),
-        history_items=settings.history_turns,
+        ToolCallLog(settings.logs_dir / "tool_calls.jsonl", store),
+        history_messages=settings.history_turns,
         default_top_k=settings.search_top_k,
         feedback_path=settings.logs_dir / "feedback.jsonl",
     )
     try:
-        yield ChatServices(settings, index, searcher, store, chat, str(model_name))
+        yield ChatServices(index, store, chat, str(model_name))
     finally:
         await store.close()
         index.close()
-
-
-async def ask(chat: KBChatServer, question: str, context: RequestContext) -> list[dict]:
-    """Send one question in a new thread through the ChatKit protocol; the decoded events."""
-    request = {
-        "type": "threads.create",
-        "params": {
-            "input": {
-                "content": [{"type": "input_text", "text": question}],
-                "attachments": [],
-                "inference_options": {},
-            }
-        },
-    }
-    result = await chat.process(json.dumps(request), context)
-    events = []
-    async for chunk in result:  # type: ignore[union-attr]
-        for line in chunk.decode().splitlines():
-            if line.startswith("data: "):
-                events.append(json.loads(line[6:]))
-    return events
