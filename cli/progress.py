@@ -15,7 +15,6 @@ from rich.progress import (
 
 class IngestProgressBar:
     def __init__(self, console: Console, enabled: bool) -> None:
-        self._enabled = enabled
         self._chunks = 0
         self._progress = Progress(
             TextColumn("[bold]Indexing"),

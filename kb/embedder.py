@@ -170,8 +170,6 @@ class CachedEmbedder:
             " model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"
             " PRIMARY KEY (model, hash))"
         )
-        self.hits = 0
-        self.misses = 0
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
@@ -185,8 +183,6 @@ class CachedEmbedder:
             vectors = self.inner.embed([first_text[h] for h in missing])
             self._store(missing, vectors)
             found.update(zip(missing, vectors, strict=True))
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
         return np.stack([found[h] for h in hashes]) if texts else np.zeros((0, 0), np.float32)
 
     def _lookup(self, hashes: set[str]) -> dict[str, np.ndarray]:

@@ -106,6 +106,29 @@ def test_chat_completions_server_streams_tool_call_then_answer(indexed, embedder
     assert cited == [2]  # 5 passages this turn: [7] names none, so it is no source
 
 
+def test_history_counts_messages_not_thread_items(indexed, embedder, fake):
+    """KB_HISTORY_TURNS=3: the third question is sent with the 3 newest messages, however
+    many workflow items (one per search) sit between them."""
+    questions = ["How do I install kb?", "Which formats are read?", "How do I serve it?"]
+    fake.replies = [
+        reply
+        for n in range(3)
+        for reply in (Reply(tool_call=("search_docs", {"query": f"q{n}"})), Reply(text=f"A{n}."))
+    ]
+    settings = indexed.model_copy(
+        update={"model_base_url": fake.base_url, "model": "fake-llm", "history_turns": 3}
+    )
+    with serve(settings, embedder) as server:
+        client = ChatClient(server.url)
+        thread = thread_id_of(client.ask(questions[0]))
+        for question in questions[1:]:
+            client.ask(question, thread_id=thread)
+        client.http.close()
+    chats = [r["body"] for r in fake.requests if r["path"].endswith("/chat/completions")]
+    third = [(m["role"], _text(m)) for m in chats[4]["messages"] if m["role"] != "system"]
+    assert third == [("user", questions[1]), ("assistant", "A1."), ("user", questions[2])]
+
+
 def test_provider_failure_is_readable_and_retry_works(indexed, embedder, fake):
     fake.replies = [
         Reply(status=401),

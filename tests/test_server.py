@@ -173,6 +173,36 @@ def test_feedback_is_saved_and_logged(client, settings):
     assert line == {"thread": thread, "items": [answer["id"]], "kind": "positive", "user": "local"}
 
 
+def test_feedback_is_shown_again_after_a_reload_and_only_to_its_owner(client, live, connect):
+    events = client.ask("How do I run it on PostgreSQL?")
+    thread, answer = thread_id_of(events), final_answer(events).item
+    client.request("items.feedback", thread_id=thread, item_ids=[answer["id"]], kind="negative")
+    reloaded = client.http.get(f"/api/threads/{thread}/feedback")
+    assert reloaded.status_code == 200 and reloaded.json() == {"data": {answer["id"]: "negative"}}
+    other = connect(live.url, user="mallory").http.get(f"/api/threads/{thread}/feedback")
+    assert other.status_code == 404
+
+
+def test_tool_call_records_match_their_workflow_tasks(client, live, connect):
+    thread = thread_id_of(client.ask("How do I use Ollama?"))
+    client.ask("and the embedding model?", thread_id=thread)
+    workflows = [item for item in client.items(thread) if item["type"] == "workflow"]
+    response = client.http.get(f"/api/threads/{thread}/tool-calls")
+    assert response.status_code == 200
+    records = response.json()["data"]
+    assert [(r["workflow_item"], r["task_index"]) for r in records] == [
+        (workflow["id"], 0) for workflow in workflows
+    ]
+    for record, workflow in zip(records, workflows, strict=True):
+        task = workflow["workflow"]["tasks"][0]
+        assert record["arguments"]["query"] == task["title_query"]
+        assert len(record["results"]) == len(task["sources"]) and record["duration_ms"] > 0
+        first = record["results"][0]
+        assert first["rank"] == 1 and first["chunk_id"] and first["source"] and first["score"]
+    other = connect(live.url, user="mallory").http.get(f"/api/threads/{thread}/tool-calls")
+    assert other.status_code == 404
+
+
 def test_threads_titles_and_answers_survive_a_restart(settings, sample_index, embedder, connect):
     copy_index(sample_index / "index", settings.index_dir)
     with LiveServer(create_app(settings, embedder=embedder)) as server:
