@@ -21,7 +21,7 @@ import type {
   UserMessageItem,
 } from "./protocol";
 import { type ChatState, applyEvent, emptyChat, lastUserMessage, truncateAfter } from "./reducer";
-import { type SearchHit, citationsOf, indexRecords, originalHref } from "./sources";
+import { type SearchHit, citationsOf, indexRecords, originalHref, recordKey } from "./sources";
 import { Store } from "./store";
 
 export interface PanelState {
@@ -343,6 +343,11 @@ export class Controller {
     }));
     if (stopped && !saved) this.unsent = null;
     await this.recordsLoading;
+    // A record is saved just after its task shows complete: ask again once the turn is over.
+    const threadId = this.state.chat.thread?.id;
+    if (threadId && generation === this.generation && lacksRecords(this.state.chat)) {
+      await this.loadRecords(threadId);
+    }
   }
 
   private handle(event: ThreadStreamEvent): void {
@@ -586,6 +591,20 @@ function finishesSearch(event: ThreadStreamEvent): boolean {
     (update.type === "workflow.task.added" || update.type === "workflow.task.updated") &&
     update.task.type === "web_search" &&
     update.task.status_indicator === "complete"
+  );
+}
+
+/** Whether a finished search of the thread is shown without its record. */
+function lacksRecords(chat: ChatState): boolean {
+  return chat.items.some(
+    (item) =>
+      item.type === "workflow" &&
+      item.workflow.tasks.some(
+        (task, index) =>
+          task.type === "web_search" &&
+          task.status_indicator === "complete" &&
+          !(recordKey(item.id, index) in chat.records),
+      ),
   );
 }
 

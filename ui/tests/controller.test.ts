@@ -206,10 +206,21 @@ describe("tool-call records", () => {
     await sending;
   });
 
+  it("are asked for again at the end of the turn when they lagged behind the stream", async () => {
+    const { controller, server } = setup();
+    server.staleRecordFetches = 2; // on the task's completion and on the workflow's end
+    await controller.send("q");
+    const threadId = controller.state.chat.thread?.id as string;
+    expect(server.calls.filter((c) => c.url === recordsUrl(threadId))).toHaveLength(3);
+    const workflow = controller.state.chat.items[1] as WorkflowItem;
+    expect(controller.state.chat.records[recordKey(workflow.id, 0)]).toBeDefined();
+  });
+
   it("are loaded when a thread is opened", async () => {
     const { controller, server } = setup();
     await controller.send("q");
     const threadId = controller.state.chat.thread?.id as string;
+    expect(server.calls.filter((c) => c.url === recordsUrl(threadId))).toHaveLength(2);
     const reopened = new Controller(new ChatKitClient({ fetch: server.fetch, storage: memoryStorage() }));
     await reopened.openThread(threadId);
     expect(Object.values(reopened.state.chat.records).map((r) => r.thread)).toEqual([threadId]);

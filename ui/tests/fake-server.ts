@@ -56,6 +56,8 @@ export class FakeServer {
   given = new Map<string, Record<string, FeedbackKind>>();
   /** An HTTP status the tool-calls route fails with, if set. */
   recordsStatus: number | null = null;
+  /** How many record fetches miss the newest record (saved just after its task completes). */
+  staleRecordFetches = 0;
   /** Show searches with nonsense titles and sources (the records stay right). */
   rewordDisplay = false;
   /** The passage number of the search's first hit. */
@@ -138,8 +140,11 @@ export class FakeServer {
       return json({ error: "The records are unavailable." }, this.recordsStatus);
     }
     if (!this.threads.has(threadId)) return json({ error: "Thread not found" }, 404);
-    const data = resource === "feedback" ? (this.given.get(threadId) ?? {}) : (this.records.get(threadId) ?? []);
-    return json({ data });
+    if (resource === "feedback") return json({ data: this.given.get(threadId) ?? {} });
+    const records = this.records.get(threadId) ?? [];
+    const stale = this.staleRecordFetches > 0;
+    if (stale) this.staleRecordFetches--;
+    return json({ data: stale ? records.slice(0, -1) : records });
   }
 
   private stream(type: string, params: Record<string, any>, signal: AbortSignal | null): Response {
