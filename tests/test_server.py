@@ -1,15 +1,11 @@
 """The real app over HTTP on loopback, with the offline model over the sample docs."""
 
 import json
-from pathlib import Path
-
-import pytest
 
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from server.app import create_app
 from tests.serving import (
-    ChatClient,
     LiveServer,
     copy_index,
     final_answer,
@@ -17,32 +13,6 @@ from tests.serving import (
     thread_id_of,
     user_input,
 )
-
-
-@pytest.fixture
-def live(settings: Settings, sample_index: Path, embedder):
-    copy_index(sample_index / "index", settings.index_dir)
-    with LiveServer(create_app(settings, embedder=embedder)) as server:
-        yield server
-
-
-@pytest.fixture
-def connect():
-    """Make clients (user, token) that are closed after the test."""
-    made: list[ChatClient] = []
-
-    def make(url: str, user: str = "local", token: str | None = None) -> ChatClient:
-        made.append(ChatClient(url, user, token))
-        return made[-1]
-
-    yield make
-    for client in made:
-        client.http.close()
-
-
-@pytest.fixture
-def client(live: LiveServer, connect) -> ChatClient:
-    return connect(live.url)
 
 
 def test_first_question_searches_streams_and_cites_the_right_file(client, settings):
