@@ -172,11 +172,12 @@ def serve(host: str | None, port: int | None) -> None:
     from server.models import create_model
 
     settings = Settings()
+    host, port = host or settings.host, port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # --host is allowed
     # Fail here with a clear message, not later inside uvicorn's start-up traceback.
     KnowledgeIndex.open(settings).close()
     create_model(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    host, port = host or settings.host, port or settings.port
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
