@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.literal import literal
+
 
 def read_records(path: Path, thread: str | None = None, start: int = 0) -> tuple[list[dict], int]:
     """Records from byte offset `start` (oldest first) and the offset after them.
@@ -64,13 +66,13 @@ def _show(out: Console, records: list[dict[str, Any]], as_json: bool, header: bo
         results = record.get("results") or []
         top = _where(results[0]) if results else ""
         table.add_row(
-            record.get("time", "")[:19].replace("T", " "),
-            record.get("user", ""),
-            record.get("thread", ""),
-            str(record.get("arguments", {}).get("query", "")),
+            literal(record.get("time", "")[:19].replace("T", " ")),
+            literal(record.get("user", "")),
+            literal(record.get("thread", "")),
+            literal(record.get("arguments", {}).get("query", "")),
             "error" if record.get("error") else str(len(results)),
             f"{record.get('duration_ms', 0):.0f}",
-            top,
+            literal(top),
         )
     out.print(table)
 
