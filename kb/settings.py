@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         None,
         description="Comma-separated host names the server answers to (the `Host` header; "
         "guards against DNS rebinding), or `*` for any. Default: localhost, 127.0.0.1, "
-        "[::1] and `KB_HOST`.",
+        "[::1] and `KB_HOST`; setting it replaces that default.",
     )
     database_url: str | None = Field(
         None,

@@ -23,11 +23,11 @@ PAGE_POLICY = (
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# Indexed files: nothing in them may run; object-src stays open to 'self' for the
-# browser's own PDF viewer, which embeds the file it shows.
+# Indexed files: nothing in them may run or load anything. Chromium 156 still shows PDFs in
+# its viewer under this policy (checked by hand; its viewer is not subject to it).
 FILE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "object-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
