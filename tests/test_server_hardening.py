@@ -13,7 +13,7 @@ from ingest.pipeline import ingest
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from server.app import create_app
-from tests.serving import LiveServer, thread_id_of, user_input
+from tests.serving import LiveServer, copy_index, thread_id_of, user_input
 
 NEW_THREAD = json.dumps({"type": "threads.create", "params": {"input": user_input("Hello?")}})
 
@@ -51,8 +51,6 @@ def test_allowed_hosts_default_to_loopback_and_kb_host():
 
 
 def test_configured_host_names_replace_the_default(settings, sample_index, embedder):
-    from tests.serving import copy_index
-
     copy_index(sample_index / "index", settings.index_dir)
     named = settings.model_copy(update={"allowed_hosts": "kb.example"})
     with LiveServer(create_app(named, embedder=embedder)) as server, httpx.Client() as http:
@@ -142,8 +140,6 @@ def test_original_files_are_served_only_as_indexed(settings, own_docs, embedder,
 
 
 def test_missing_token_asks_for_a_bearer_token(settings, sample_index, embedder, connect):
-    from tests.serving import copy_index
-
     copy_index(sample_index / "index", settings.index_dir)
     secured = settings.model_copy(update={"auth_token": "s3cret"})
     with LiveServer(create_app(secured, embedder=embedder)) as server:
