@@ -152,7 +152,10 @@ def _api(settings: Settings) -> list[APIRouter]:
         if not path.is_relative_to(root) or not path.is_file():
             raise HTTPError(404, f"{record.path} is no longer on disk; run `kb ingest`")
         # Serve exactly the bytes that were indexed: citations point into that version.
-        data = await asyncio.to_thread(path.read_bytes)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as error:
+            raise HTTPError(404, f"{record.path} cannot be read: {error.strerror}") from None
         if hashlib.sha256(data).hexdigest() != record.content_hash:
             message = f"{record.path} changed since it was indexed; run `kb ingest` to index it"
             raise HTTPError(409, message)
