@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.prepare import Prepared, prepare
-from ingest.scan import FoundFile, Skip, scan
+from ingest.scan import Failure, FoundFile, Skip, display_path, is_utf8, scan
 from kb.catalog import DocumentRecord, NewChunk
 from kb.embedder import CachedEmbedder, Embedder, create_embedder
 from kb.errors import KBError
@@ -34,12 +34,6 @@ class IngestProgress(Protocol):
     def start(self, total_files: int) -> None: ...
 
     def advance(self, files: int, chunks: int) -> None: ...
-
-
-@dataclass(frozen=True)
-class Failure:
-    path: str
-    error: str
 
 
 @dataclass
@@ -127,7 +121,9 @@ def ingest(
     started = time.perf_counter()
     root = root.expanduser().resolve()
     if not root.is_dir():
-        raise KBError(f"{root} is not a folder")
+        raise KBError(f"{display_path(str(root))} is not a folder")
+    if not is_utf8(str(root)):
+        raise KBError(f"the folder name {display_path(str(root))} is not valid UTF-8: rename it")
     with ingest_lock(settings.data_dir):
         if rebuild and not dry_run:
             remove_index(settings.index_dir)
@@ -150,7 +146,7 @@ def _sync(
     embedder: Embedder | None,
 ) -> IngestReport:
     report = IngestReport(root=str(root), dry_run=dry_run)
-    found, report.skips = scan(root, int(settings.max_file_mb * 2**20))
+    found, report.skips, report.failures = scan(root, int(settings.max_file_mb * 2**20))
     records = {record.path: record for record in index.catalog.documents(str(root))}
     jobs: list[_Job] = []
     for file in found:
