@@ -76,4 +76,6 @@ def _show(out: Console, records: list[dict[str, Any]], as_json: bool, header: bo
 
 
 def _where(result: dict[str, Any]) -> str:
+    if result.get("locator"):
+        return f"{result['source']} {result['locator']}"
     return result["source"] + (f" p.{result['page']}" if result.get("page") else "")

@@ -127,7 +127,7 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
     if not hits:
         out.print("No results.")
     for rank, hit in enumerate(hits, start=1):
-        where = hit.source + (f"  p.{hit.page}" if hit.page else "")
+        where = hit.source + (f"  {hit.locator.label}" if hit.locator else "")
         out.print(f"[bold]{rank}. {where}[/]  [dim]score {hit.score:.4f}[/]", highlight=False)
         if hit.heading:
             out.print(f"   [cyan]{hit.heading}[/]", highlight=False)

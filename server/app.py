@@ -22,12 +22,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from kb.embedder import Embedder
 from kb.settings import Settings
+from kb.types import page_of
 from server.context import RequestContext
 from server.services import ChatServices, open_chat
 
 STATIC = Path(__file__).parent / "static"
 REQUEST = TypeAdapter(ChatKitReq)
 MAX_USER_ID = 128
+# Served inline; any other type (Word, PowerPoint, Excel, e-books, mail) is a download.
+BROWSER_SHOWS = {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
 class HTTPError(Exception):
@@ -125,7 +128,8 @@ def _api(settings: Settings) -> list[APIRouter]:
             "doc_id": row.doc_id,
             "source": row.source,
             "title": row.title,
-            "page": row.page,
+            "page": page_of(row.locator),
+            "locator": row.locator.to_json() if row.locator else None,
             "heading": row.heading,
             "text": row.text,
         }
@@ -142,8 +146,12 @@ def _api(settings: Settings) -> list[APIRouter]:
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if media_type == "text/html":  # never render an indexed page in our origin
             media_type = "text/plain"
+        shown = media_type.startswith("text/") or media_type in BROWSER_SHOWS
         return FileResponse(
-            path, media_type=media_type, filename=path.name, content_disposition_type="inline"
+            path,
+            media_type=media_type,
+            filename=path.name,
+            content_disposition_type="inline" if shown else "attachment",
         )
 
     return [router, links]

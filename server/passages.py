@@ -16,8 +16,9 @@ class Passage:
 
 
 def describe(hit: Hit) -> str:
-    """`guide.md, page 3 — Install > Linux`: what a reader needs to find the passage."""
-    where = hit.source + (f", page {hit.page}" if hit.page else "")
+    """`guide.md, page 3 — Install > Linux`, `plan.xlsx, Budget!A2:D40 — Budget`: what a
+    reader needs to find the passage."""
+    where = hit.source + (f", {hit.locator.label}" if hit.locator else "")
     return f"{where} — {hit.heading}" if hit.heading else where
 
 

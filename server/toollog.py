@@ -52,6 +52,7 @@ class ToolCallRecord:
                     "chunk_id": hit.chunk_id,
                     "source": hit.source,
                     "page": hit.page,
+                    "locator": hit.locator.label if hit.locator else None,
                     "score": hit.score,
                 }
                 for number, hit in enumerate(hits, start=first_number)
@@ -61,7 +62,7 @@ class ToolCallRecord:
 
     def summary(self) -> str:
         top = ", ".join(
-            r["source"] + (f" p.{r['page']}" if r["page"] else "") for r in self.results[:3]
+            r["source"] + (f" {r['locator']}" if r.get("locator") else "") for r in self.results[:3]
         )
         outcome = f"error: {self.error}" if self.error else f"{len(self.results)} hits [{top}]"
         return (

@@ -66,7 +66,9 @@ def test_source_glob_filters_every_mode(searcher):
 def test_hits_carry_their_metadata_and_empty_queries_return_nothing(searcher):
     hit = searcher.search("tomato sauce", k=1)[0]
     assert hit.title == "cooking" and hit.page is None and "forty minutes" in hit.text
-    assert set(hit.to_json()) == {"chunk_id", "source", "title", "page", "heading", "score", "text"}
+    fields = {"chunk_id", "source", "title", "page", "locator", "heading", "score", "text"}
+    assert set(hit.to_json()) == fields
+    assert hit.to_json()["locator"] is None
     assert searcher.search("   ", k=5) == [] and searcher.search("the of and", mode="lexical") == []
 
 
