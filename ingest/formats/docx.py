@@ -75,7 +75,7 @@ class _Walker:
             if not heading:
                 self.first_title = self.first_title or squash(text)
         elif text and _is_list_item(element, style or ""):
-            self.list_lines.append("  " * _list_level(element) + "- " + squash(text))
+            self.list_lines.append("  " * _list_level(element, style) + "- " + squash(text))
         elif text:
             self.flush_list()
             self.sections.add(text, self.trail.path, locator=self.locator())
@@ -111,9 +111,13 @@ def _is_list_item(paragraph: Any, style: str) -> bool:
     return style.lower().startswith("list") or bool(paragraph.xpath("./w:pPr/w:numPr"))
 
 
-def _list_level(paragraph: Any) -> int:
+def _list_level(paragraph: Any, style: str) -> int:
+    """Nesting from the numbering level, else from the style ("List Bullet 2" is level 1)."""
     levels = paragraph.xpath("./w:pPr/w:numPr/w:ilvl/@w:val")
-    return int(levels[0]) if levels and str(levels[0]).isdigit() else 0
+    if levels and str(levels[0]).isdigit():
+        return int(levels[0])
+    last = style.rsplit(" ", 1)[-1]
+    return int(last) - 1 if last.isdigit() and int(last) > 0 else 0
 
 
 def _table_rows(table: Any) -> list[list[str]]:

@@ -25,8 +25,8 @@ def parse_epub(data: bytes, options: LoadOptions) -> ParsedDocument:
         chapter = 0
         for item_id, _ in book.spine:
             item = book.get_item_with_id(item_id)
-            if item is None or item.get_type() != ITEM_DOCUMENT:
-                continue
+            if item is None or item.get_type() != ITEM_DOCUMENT or not item.is_chapter():
+                continue  # the navigation document repeats the table of contents
             document = parse_html(decode_text(item.get_content()))
             if document.sections:
                 chapter += 1

@@ -1,7 +1,8 @@
 """OpenDocument (.odt, .odp, .ods) via odfpy.
 
-Text: outline levels of `text:h` give the heading path; LibreOffice records where pages
-began (`text:soft-page-break`) when it last laid the document out, which gives pages.
+Text: outline levels of `text:h` give the heading path (a "Title" paragraph heads it);
+pages come from where LibreOffice recorded that they began when it last laid the document
+out (`text:soft-page-break`) and from explicit page breaks (`fo:break-before="page"`).
 Presentations: one locator per slide (`draw:page`), its title frame as heading, speaker
 notes included. Spreadsheets: the displayed text of each cell (`text:p`), for sheets.py.
 """
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from odf import teletype
-from odf.namespaces import DCNS, DRAWNS, PRESENTATIONNS, TABLENS, TEXTNS
+from odf.namespaces import DCNS, DRAWNS, FONS, PRESENTATIONNS, STYLENS, TABLENS, TEXTNS
 from odf.opendocument import OpenDocument, load
 from odf.table import Table
 from odf.text import SoftPageBreak
@@ -24,6 +25,7 @@ from kb.types import Locator, page_locator
 
 _SKIP = {(TEXTNS, "table-of-content"), (TEXTNS, "tracked-changes"), (DRAWNS, "image")}
 _PAGE_BREAK = (TEXTNS, "soft-page-break")
+_FIELDS = {"page-number", "date-time", "footer", "header"}  # slide furniture, not content
 MAX_REPEAT = 1000  # a repeated cell or row with content is written out this often at most
 Row = tuple[int, list[str]]  # 1-based row number, the displayed text of each cell
 
@@ -41,7 +43,8 @@ def parse_odt(data: bytes, options: LoadOptions) -> ParsedDocument:
     what = "OpenDocument text"
     with reading(what):
         document = open_odf(data, options, what)
-        walker = _TextWalker(bool(document.text.getElementsByType(SoftPageBreak)))
+        walker = _TextWalker(_page_break_styles(document), _title_styles(document))
+        walker.paged = bool(walker.breaking) or bool(document.text.getElementsByType(SoftPageBreak))
         walker.walk(document.text)
         title = _meta_title(document)
     return ParsedDocument(title or walker.trail.first or "", list(walker.sections))
@@ -106,9 +109,34 @@ def _descendants(element: Any, qname: tuple[str, str]) -> Iterator[Any]:
             yield from _descendants(child, qname)
 
 
+def _page_break_styles(document: OpenDocument) -> set[str]:
+    """Names of the paragraph styles that start a new page."""
+    names: set[str] = set()
+    for style in document.automaticstyles.childNodes + document.styles.childNodes:
+        for properties in getattr(style, "childNodes", []):
+            if properties.qname == (STYLENS, "paragraph-properties") and (
+                properties.getAttrNS(FONS, "break-before") == "page"
+            ):
+                names.add(str(style.getAttrNS(STYLENS, "name")))
+    return names
+
+
+def _title_styles(document: OpenDocument) -> set[str]:
+    """ "Title" and the automatic styles derived from it."""
+    names = {"Title"}
+    for style in document.automaticstyles.childNodes:
+        if getattr(style, "qname", None) == (STYLENS, "style") and (
+            style.getAttrNS(STYLENS, "parent-style-name") == "Title"
+        ):
+            names.add(str(style.getAttrNS(STYLENS, "name")))
+    return names
+
+
 class _TextWalker:
-    def __init__(self, paged: bool) -> None:
-        self.paged = paged
+    def __init__(self, breaking: set[str], titles: set[str]) -> None:
+        self.breaking = breaking
+        self.titles = titles
+        self.paged = False
         self.page = 1
         self.trail = HeadingTrail()
         self.sections = SectionList()
@@ -121,16 +149,17 @@ class _TextWalker:
             name = getattr(child, "qname", None)
             if name is None or name in _SKIP:
                 continue
+            style = str(child.getAttrNS(TEXTNS, "style-name") or "")
+            if style in self.breaking and self.sections:  # a break before any text is no page
+                self.page += 1
+            level = self.heading_level(child, name, style)
             if name == _PAGE_BREAK:
                 self.page += 1
-            elif name == (TEXTNS, "h"):
-                level = int(child.getAttrNS(TEXTNS, "outline-level") or 1)
+            elif level is not None:
                 self.trail.enter(level, teletype.extractText(child))
-                self.page += _breaks_inside(child)
             elif name == (TEXTNS, "p"):
                 text = squash(teletype.extractText(child))
                 self.sections.add(text, self.trail.path, locator=self.locator())
-                self.page += _breaks_inside(child)
             elif name == (TEXTNS, "list"):
                 text = "\n".join(_list_lines(child, 0))
                 self.sections.add(text, self.trail.path, locator=self.locator())
@@ -138,6 +167,16 @@ class _TextWalker:
                 self.sections.add(_table_text(child), self.trail.path, "table", self.locator())
             else:
                 self.walk(child)
+            if name in ((TEXTNS, "h"), (TEXTNS, "p")):  # a page that began inside it
+                self.page += _breaks_inside(child)
+
+    def heading_level(self, element: Any, name: tuple[str, str], style: str) -> int | None:
+        """The outline level of a heading (0 for a "Title" paragraph), None for the rest."""
+        if name == (TEXTNS, "p") and style in self.titles:
+            return 0
+        if name == (TEXTNS, "h"):
+            return int(element.getAttrNS(TEXTNS, "outline-level") or 1)
+        return None
 
 
 def _breaks_inside(element: Any) -> int:
@@ -168,7 +207,7 @@ def _slide(slide: Any, headings: tuple[str, ...], locator: Locator, out: Section
         if name == (PRESENTATIONNS, "notes"):
             notes = "\n".join(_texts(frame))
             out.add(notes, (*headings, NOTES), locator=locator)
-        elif name and frame.getAttrNS(PRESENTATIONNS, "class") != "title":
+        elif name and frame.getAttrNS(PRESENTATIONNS, "class") not in ("title", *_FIELDS):
             for table in _descendants(frame, (TABLENS, "table")):
                 out.add(_table_text(table), headings, "table", locator)
             out.add("\n".join(_texts(frame)), headings, locator=locator)
@@ -178,6 +217,8 @@ def _texts(element: Any) -> Iterator[str]:
     """Paragraph texts under `element`, tables and images left out."""
     for child in element.childNodes:
         name = getattr(child, "qname", None)
+        if name and child.getAttrNS(PRESENTATIONNS, "class") in _FIELDS:
+            continue
         if name in ((TEXTNS, "p"), (TEXTNS, "h")):
             if text := squash(teletype.extractText(child)):
                 yield text
