@@ -41,7 +41,8 @@ def make_docx(path: Path) -> Path:
     document.add_paragraph("Choose a strong passphrase", style="List Bullet 2")
     document.add_heading("Equipment budget", 2)
     table = document.add_table(rows=3, cols=2)
-    for row, cells in zip(table.rows, [["Item", "Cost"], ["Laptop", "1,200"], ["Desk", "300"]]):
+    rows = [["Item", "Cost"], ["Laptop", "1,200"], ["Desk", "300"]]
+    for row, cells in zip(table.rows, rows, strict=True):
         for cell, text in zip(row.cells, cells, strict=True):
             cell.text = text
     document.add_page_break()
