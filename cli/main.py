@@ -63,8 +63,10 @@ def cli() -> None:
 def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_json: bool) -> None:
     """Index (or re-sync) the documents in DIRECTORY.
 
-    Reads .md .markdown .txt .rst .html .htm .pdf recursively. New files are added,
-    changed ones re-indexed, unchanged ones skipped, vanished ones removed.
+    Reads Markdown, text, reStructuredText, HTML, PDF (scans through OCR), Word,
+    PowerPoint, Excel, OpenDocument, CSV/TSV, EPUB, e-mail (.eml, .mbox), Jupyter
+    notebooks and images (OCR) recursively. New files are added, changed ones
+    re-indexed, unchanged ones skipped, vanished ones removed.
     Exit status: 0 all indexed or skipped, 2 some files failed, 1 fatal error.
 
     \b
@@ -101,6 +103,9 @@ def _print_ingest_report(report: Any) -> None:
         out.print(f"[red]failed[/]  {failure.path}: {failure.error}", highlight=False)
     for skip in report.skips:
         out.print(f"[dim]skipped[/] {skip.path}: {skip.reason}", highlight=False)
+    unavailable = next((s.reason for s in report.skips if s.reason.startswith("OCR unava")), None)
+    if unavailable:  # scans and images wait for it; the next ingest after installing reads them
+        err.print(f"[yellow]{unavailable}[/]", highlight=False)
 
 
 @cli.command()
