@@ -15,13 +15,14 @@ import type {
   Chunk,
   FeedbackKind,
   KbStatus,
+  Locator,
   ThreadItem,
   ThreadMeta,
   ThreadStreamEvent,
   UserMessageItem,
 } from "./protocol";
 import { type ChatState, applyEvent, emptyChat, lastUserMessage, truncateAfter } from "./reducer";
-import { type SearchHit, citationsOf, originalHref } from "./sources";
+import { type SearchHit, citationsOf, originalHref, toLocator } from "./sources";
 import { Store } from "./store";
 
 export interface PanelState {
@@ -29,7 +30,7 @@ export interface PanelState {
   n: number | null;
   title: string;
   source: string;
-  page: number | null;
+  locator: Locator | null;
   heading: string | null;
   href: string | null;
   snippet: string | null;
@@ -432,9 +433,9 @@ export class Controller {
         n,
         title: citation.title,
         source: citation.source,
-        page: citation.page,
+        locator: citation.locator,
         heading: citation.heading,
-        href: originalHref(citation.url, citation.page, this.client.accessToken()),
+        href: originalHref(citation.url, citation.locator, this.client.accessToken()),
         snippet: citation.snippet,
         terms: queryTerms(questionBefore(items, index)),
       },
@@ -449,7 +450,7 @@ export class Controller {
         n: null,
         title: hit.title,
         source: hit.group ?? hit.title,
-        page: null,
+        locator: null,
         heading: null,
         href: null,
         snippet: null,
@@ -471,13 +472,13 @@ export class Controller {
       .chunk(chunkRef, fetcher.signal)
       .then((chunk) => {
         if (this.panelFetch !== fetcher) return;
-        const page = base.page ?? chunk.page ?? null;
+        const locator = base.locator ?? toLocator(chunk.locator, chunk.page);
         const href =
           base.href ??
           (chunk.doc_id
             ? originalHref(
                 `/api/documents/${encodeURIComponent(chunk.doc_id)}/file`,
-                page,
+                locator,
                 this.client.accessToken(),
               )
             : null);
@@ -485,7 +486,7 @@ export class Controller {
           panel: {
             ...base,
             source: chunk.source || base.source,
-            page,
+            locator,
             heading: base.heading ?? chunk.heading ?? null,
             href,
             chunk,

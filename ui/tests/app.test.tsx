@@ -96,6 +96,30 @@ describe("App", () => {
     expect($("source-panel")).toBeNull();
   });
 
+  it("shows a citation's slide or sheet range in the answer and in the source panel", async () => {
+    server.locator = { kind: "sheet", value: "Budget!A12:D40", label: "Budget!A12:D40" };
+    await act(() => controller.send("What is the budget?"));
+    expect($("source-link")?.textContent).toContain("plan.xlsx, Budget!A12:D40");
+    await act(() => {
+      $("citation")?.click();
+    });
+    await settle(() => $("source-passage")?.getAttribute("aria-busy") === "false");
+    expect($("source-locator")?.textContent).toBe("Budget!A12:D40");
+    expect($("source-panel")?.textContent).toContain("Location");
+    expect($("open-original")?.getAttribute("href")).toBe("/api/documents/doc1/file");
+  });
+
+  it("opens a cited PDF page at that page", async () => {
+    server.locator = { kind: "page", value: "3", label: "page 3" };
+    await act(() => controller.send("Where is it?"));
+    await act(() => {
+      $("citation")?.click();
+    });
+    await settle(() => $("source-passage")?.getAttribute("aria-busy") === "false");
+    expect($("source-locator")?.textContent).toBe("page 3");
+    expect($("open-original")?.getAttribute("href")).toBe("/api/documents/doc1/file#page=3");
+  });
+
   it("disables the composer and offers Stop while an answer streams", async () => {
     server.mode = "hang";
     await type("q");

@@ -1,5 +1,5 @@
 /** An in-memory ChatKit server behind a fake fetch, for controller and view tests. */
-import type { AssistantMessageItem, ThreadItem, ThreadStreamEvent } from "../src/protocol";
+import type { AssistantMessageItem, Locator, ThreadItem, ThreadStreamEvent } from "../src/protocol";
 import {
   T0,
   annotation,
@@ -20,6 +20,8 @@ export class FakeServer {
   mode: Mode = "answer";
   /** Answers saved when a hanging stream is aborted (what the real server keeps). */
   saveOnAbort = true;
+  /** Where the cited passage sits (a slide, a sheet range...); null for unpaged text. */
+  locator: Locator | null = null;
   private n = 0;
   readonly recorder = fakeFetch((req) => this.handle(req));
 
@@ -52,6 +54,7 @@ export class FakeServer {
         source: "guide.md",
         title: "Guide",
         page: null,
+        locator: this.locator,
         heading: "Install > Linux",
         text: "To install on Linux, run the installer script.",
       });
@@ -129,7 +132,7 @@ export class FakeServer {
     for (const piece of ["Run the ", "**installer** ", "[1]."]) {
       events.push({ type: "thread.item.updated", item_id: answerId, update: { type: "assistant_message.content_part.text_delta", content_index: 0, delta: piece } });
     }
-    const ann = annotation(1, "c1", 24);
+    const ann = annotation(1, "c1", 24, this.locator);
     if (this.mode === "hang") {
       const partial = assistantItem(answerId, threadId, text, []);
       signal?.addEventListener("abort", () => {

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { highlight, queryTerms } from "../src/highlight";
-import { citationsOf, originalHref, searchCall } from "../src/sources";
+import { citationsOf, originalHref, searchCall, toLocator } from "../src/sources";
 import { annotation, assistantItem, searchWorkflow } from "./helpers";
 
 describe("citations", () => {
-  it("maps data.n to the cited chunk, file, page and heading", () => {
-    const item = assistantItem("a", "t", "x [1] y [2]", [annotation(1, "c1", 5), annotation(2, "c2", 11, 3)]);
+  const page3 = { kind: "page", value: "3", label: "page 3" };
+  const slide4 = { kind: "slide", value: "4", label: "slide 4" };
+  const range = { kind: "sheet", value: "Budget!A12:D40", label: "Budget!A12:D40" };
+
+  it("maps data.n to the cited chunk, file, locator and heading", () => {
+    const item = assistantItem("a", "t", "x [1] y [2]", [annotation(1, "c1", 5), annotation(2, "c2", 11, page3)]);
     const map = citationsOf(item);
     expect([...map.keys()]).toEqual([1, 2]);
     expect(map.get(2)).toEqual({
@@ -14,19 +18,30 @@ describe("citations", () => {
       docId: "doc1",
       source: "manual.pdf",
       title: "guide.md — Install > Linux",
-      page: 3,
+      locator: page3,
       heading: "Install > Linux",
       url: "/api/documents/doc1/file",
       snippet: "Run the installer on Linux",
     });
-    expect(map.get(1)?.page).toBeNull();
+    expect(map.get(1)?.locator).toBeNull();
   });
 
-  it("opens PDFs at their page", () => {
-    expect(originalHref("/api/documents/d/file", 4)).toBe("/api/documents/d/file#page=4");
+  it("reads slide and sheet locators, and a bare page from older servers", () => {
+    const item = assistantItem("a", "t", "[1] [2]", [annotation(1, "c1", 3, slide4), annotation(2, "c2", 7, range)]);
+    const map = citationsOf(item);
+    expect(map.get(1)?.locator).toEqual(slide4);
+    expect(map.get(2)?.locator).toEqual(range);
+    expect(toLocator(null, 5)).toEqual({ kind: "page", value: "5", label: "page 5" });
+    expect(toLocator({ kind: "cell", value: "7" })).toEqual({ kind: "cell", value: "7", label: "cell 7" });
+    expect(toLocator({ kind: "slide" }, null)).toBeNull();
+  });
+
+  it("opens PDFs at their page, other files as they are", () => {
+    expect(originalHref("/api/documents/d/file", { ...page3, value: "4" })).toBe("/api/documents/d/file#page=4");
     expect(originalHref("/api/documents/d/file", null)).toBe("/api/documents/d/file");
-    expect(originalHref(null, 3)).toBeNull();
-    expect(originalHref("/api/documents/d/file", 2, "a b")).toBe(
+    expect(originalHref("/api/documents/d/file", slide4)).toBe("/api/documents/d/file");
+    expect(originalHref(null, page3)).toBeNull();
+    expect(originalHref("/api/documents/d/file", { ...page3, value: "2" }, "a b")).toBe(
       "/api/documents/d/file?token=a%20b#page=2",
     );
   });
