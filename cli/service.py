@@ -43,7 +43,7 @@ def index_status(settings: Settings) -> dict:
 
 
 def _ocr(settings: Settings) -> str:
-    """"available (eng)", "off (KB_OCR=off)", or why not and how to get it."""
+    """ "available (eng)", "off (KB_OCR=off)", or why not and how to get it."""
     from ingest.formats.ocr import ocr_unavailable
 
     if settings.ocr == "off":

@@ -174,7 +174,7 @@ def test_api_status_chunk_and_original_file(client):
     [
         ("What is the default of KB_MAX_ROWS?", "settings-reference.xlsx", "sheet"),
         ("Which searches did the agent run? Where to look?", "tour.pptx", "slide"),
-        ("Which Debian packages install Tesseract for scanned pages?", "scanned-support-note.png", "page"),
+        ("Which Debian packages install Tesseract?", "scanned-support-note.png", "page"),
     ],
 )
 def test_citations_point_into_sheets_slides_and_scans(client, question, source, kind):
