@@ -50,6 +50,8 @@ test: install browser
 eval: install
 	$(KB) eval ../shared/eval/scifact
 	$(KB) eval ../shared/eval/sec-10-q --answers
+	$(PY) -m evaluation.scanned ../shared/eval/sec-10-q data/eval/sec-10-q-scanned
+	$(KB) eval data/eval/sec-10-q-scanned
 
 bench: install
 	$(KB) bench

@@ -216,9 +216,11 @@ def logs(limit: int, thread: str | None, follow: bool, as_json: bool) -> None:
 def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     """Measure retrieval on DATASET: dense, lexical and hybrid side by side.
 
-    DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or the SEC 10-Q
-    folder (docs/, qna_data.csv). The corpus is indexed into a throwaway data dir;
-    embeddings come from the cache, so reruns are fast.
+    DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/), the SEC 10-Q
+    folder (docs/, qna_data.csv), or an image-only copy of some filings made by
+    `python -m evaluation.scanned` (also originals/): OCR word recall, and search on
+    the scans next to the text originals. The corpus is indexed into a throwaway data
+    dir; embeddings and OCR text come from the cache, so reruns are fast.
 
     \b
     Example:
@@ -227,12 +229,15 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     from cli.progress import IngestProgressBar
     from evaluation.beir import evaluate_beir, is_beir
     from evaluation.report import answers_table, result_table
+    from evaluation.scanned import evaluate_scanned, is_scanned
     from evaluation.sec import evaluate_sec, is_sec
 
     settings = Settings()
     with IngestProgressBar(err, enabled=err.is_terminal) as progress:
         if is_beir(dataset):
             result = evaluate_beir(dataset, split, settings, progress=progress)
+        elif is_scanned(dataset):
+            result = evaluate_scanned(dataset, settings, progress=progress)
         elif is_sec(dataset):
             result = evaluate_sec(dataset, settings, progress=progress, answers=answers)
         else:
@@ -241,6 +246,8 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
         print_json(result)
         return
     out.print(result_table(result))
+    if "word_recall" in result:
+        out.print(f"OCR word recall: {result['word_recall']:.4f} over {result['pages']} pages")
     if "answers" in result:
         out.print(answers_table(result["answers"]))
 
