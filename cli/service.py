@@ -4,6 +4,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from kb.catalog import Catalog
 from kb.embedder import create_embedder
@@ -21,7 +22,7 @@ def open_searcher(settings: Settings) -> Iterator[Searcher]:
         index.close()
 
 
-def index_status(settings: Settings) -> dict:
+def index_status(settings: Settings) -> dict[str, Any]:
     catalog = Catalog(settings.index_dir / "catalog.sqlite")
     try:
         documents, chunks = catalog.counts()

@@ -51,7 +51,7 @@ class Section:
 @dataclass
 class ParsedDocument:
     title: str
-    sections: list[Section] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list[Section])
 
 
 @dataclass(frozen=True)

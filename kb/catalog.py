@@ -242,7 +242,7 @@ class Catalog:
 
     def replace_chunks(self, db: sqlite3.Connection, doc_id: str, chunks: list[NewChunk]) -> None:
         self.delete_chunks(db, doc_id)
-        rowids = []
+        rowids: list[int | None] = []
         for ord_, chunk in enumerate(chunks):
             cursor = db.execute(
                 "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, locator_kind,"
@@ -360,7 +360,7 @@ class Catalog:
             f"SELECT {key}, -bm25({table}) AS score FROM {table}"
             f" JOIN chunks c ON c.id = {table}.rowid WHERE {table} MATCH ?"
         )
-        params: list = [" OR ".join(f'"{term}"' for term in terms)]
+        params: list[object] = [" OR ".join(f'"{term}"' for term in terms)]
         if within is not None:
             sql += f" AND {column} IN ({','.join('?' * len(within))})"
             params += within

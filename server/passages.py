@@ -34,7 +34,7 @@ def format_passages(hits: list[Hit], first_number: int = 1) -> str:
 
 def parse_passages(text: str) -> list[Passage]:
     headers = list(HEADER.finditer(text))
-    passages = []
+    passages: list[Passage] = []
     ends = [following.start() for following in headers[1:]] + [len(text)]
     for current, end in zip(headers, ends, strict=False):
         body = text[current.end() : end].strip()

@@ -38,7 +38,8 @@ def parse_docx(data: bytes, options: LoadOptions) -> ParsedDocument:
 class _Walker:
     def __init__(self, document: Document) -> None:
         self.document = document
-        self.body: Any = document.element.body
+        element: Any = document.element
+        self.body: Any = element.body
         self.trail = HeadingTrail()
         self.sections = SectionList()
         self.list_lines: list[str] = []
@@ -75,7 +76,7 @@ class _Walker:
             if not heading:
                 self.first_title = self.first_title or squash(text)
         elif text and _is_list_item(element, style or ""):
-            self.list_lines.append("  " * _list_level(element, style) + "- " + squash(text))
+            self.list_lines.append("  " * _list_level(element, style or "") + "- " + squash(text))
         elif text:
             self.flush_list()
             self.sections.add(text, self.trail.path, locator=self.locator())

@@ -5,7 +5,7 @@ only are left out; nothing is executed."""
 
 import json
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import nbformat
 
@@ -21,7 +21,7 @@ def parse_notebook(text: str) -> ParsedDocument:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbformat warns about missing cell ids, old versions
         try:
-            notebook: Any = nbformat.reads(text, as_version=4, capture_validation_error={})
+            notebook = cast(Any, nbformat.reads(text, as_version=4, capture_validation_error={}))
         except (json.JSONDecodeError, nbformat.reader.NotJSONError) as error:
             raise LoadError(f"not a Jupyter notebook: {error}") from error
         except Exception as error:  # nbformat raises several types on a malformed notebook

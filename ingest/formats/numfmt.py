@@ -45,7 +45,8 @@ def general(value: float) -> str:
 
 def _sections(code: str) -> list[str]:
     """A format's `;`-separated sections (positive; negative; zero; text), quotes respected."""
-    parts, current, quoted = [], "", False
+    parts: list[str] = []
+    current, quoted = "", False
     for char in code:
         if char == '"':
             quoted = not quoted

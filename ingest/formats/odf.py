@@ -13,7 +13,7 @@ from typing import Any
 
 from odf import teletype
 from odf.namespaces import DCNS, DRAWNS, FONS, PRESENTATIONNS, STYLENS, TABLENS, TEXTNS
-from odf.opendocument import OpenDocument, load
+from odf.opendocument import load
 from odf.table import Table
 from odf.text import SoftPageBreak
 
@@ -30,7 +30,8 @@ MAX_REPEAT = 1000  # a repeated cell or row with content is written out this oft
 Row = tuple[int, list[str]]  # 1-based row number, the displayed text of each cell
 
 
-def open_odf(data: bytes, options: LoadOptions, what: str) -> OpenDocument:
+def open_odf(data: bytes, options: LoadOptions, what: str) -> Any:
+    """The document as odfpy's untyped element tree (its attributes are made at run time)."""
     archive = open_zip(data, options.max_bytes, what)
     if "META-INF/manifest.xml" not in archive.namelist():
         raise LoadError(f"corrupt {what}: no META-INF/manifest.xml")
@@ -109,7 +110,7 @@ def _descendants(element: Any, qname: tuple[str, str]) -> Iterator[Any]:
             yield from _descendants(child, qname)
 
 
-def _page_break_styles(document: OpenDocument) -> set[str]:
+def _page_break_styles(document: Any) -> set[str]:
     """Names of the paragraph styles that start a new page."""
     names: set[str] = set()
     for style in document.automaticstyles.childNodes + document.styles.childNodes:
@@ -121,7 +122,7 @@ def _page_break_styles(document: OpenDocument) -> set[str]:
     return names
 
 
-def _title_styles(document: OpenDocument) -> set[str]:
+def _title_styles(document: Any) -> set[str]:
     """ "Title" and the automatic styles derived from it."""
     names = {"Title"}
     for style in document.automaticstyles.childNodes:
@@ -233,6 +234,6 @@ def _slide_title(slide: Any) -> str:
     return ""
 
 
-def _meta_title(document: OpenDocument) -> str:
+def _meta_title(document: Any) -> str:
     titles = [n for n in document.meta.childNodes if n.qname == (DCNS, "title")]
     return squash(teletype.extractText(titles[0])) if titles else ""

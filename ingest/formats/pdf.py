@@ -11,6 +11,7 @@ is not what the paragraph and table-row heuristics below expect.
 import io
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pypdf
 import pypdfium2
@@ -78,7 +79,7 @@ def _wants_ocr(
         return True
     if number > len(texts) or _usable(texts[number - 1]):
         return False
-    page = pdf[number - 1]
+    page: Any = pdf[number - 1]  # pypdfium2 ships no type information
     try:
         images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3)
         return next(images, None) is not None
@@ -92,7 +93,7 @@ def _usable(text: str) -> bool:
 
 def _render(pdf: pypdfium2.PdfDocument, numbers: list[int]) -> Iterator[Image.Image]:
     for number in numbers:
-        page = pdf[number - 1]
+        page: Any = pdf[number - 1]
         try:
             yield page.render(scale=OCR_DPI / 72, grayscale=True).to_pil()
         finally:

@@ -68,7 +68,7 @@ def _slide_title(shapes: Iterable[Any]) -> str:
 
 def _frame_text(frame: Any) -> str:
     """One line per paragraph; indented bullet levels keep their nesting."""
-    lines = []
+    lines: list[str] = []
     for paragraph in frame.paragraphs:
         text = squash("".join(run.text for run in paragraph.runs) or paragraph.text or "")
         if text:
