@@ -2,6 +2,7 @@
 cache, KB_OCR modes, and what happens when Tesseract is missing."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,31 @@ def test_missing_language_data_is_named():
 def test_corrupt_images_fail_with_a_reason(tmp_path, options, data, reason):
     with pytest.raises(LoadError, match=reason):
         load_document(Path("bad.png"), data, options)
+
+
+def test_status_and_ingest_summary_say_whether_ocr_is_available(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    status = CliRunner().invoke(cli, ["status", "--json"])
+    assert json.loads(status.output)["ocr"] == "available (eng)"
+    monkeypatch.setenv("KB_OCR", "off")
+    assert json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)["ocr"] == (
+        "off (KB_OCR=off)"
+    )
+    monkeypatch.delenv("KB_OCR")
+    docs = tmp_path / "scans"
+    docs.mkdir()
+    make_image(docs / "memo.png")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    ocr_unavailable.cache_clear()
+    try:
+        unavailable = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)["ocr"]
+        assert unavailable.startswith("OCR unavailable: Tesseract is not installed")
+        run = CliRunner().invoke(cli, ["ingest", str(docs)])
+        assert run.exit_code == 0, run.output
+        assert f"skipped memo.png: {unavailable}" in " ".join(run.output.split())
+    finally:
+        monkeypatch.undo()
+        ocr_unavailable.cache_clear()
