@@ -27,6 +27,7 @@ _SKIP = {(TEXTNS, "table-of-content"), (TEXTNS, "tracked-changes"), (DRAWNS, "im
 _PAGE_BREAK = (TEXTNS, "soft-page-break")
 _FIELDS = {"page-number", "date-time", "footer", "header"}  # slide furniture, not content
 MAX_REPEAT = 1000  # a repeated cell or row with content is written out this often at most
+MAX_COLUMNS = 16_384  # a spreadsheet's widest row (Excel's and LibreOffice's limit)
 Row = tuple[int, list[str]]  # 1-based row number, the displayed text of each cell
 
 
@@ -95,7 +96,7 @@ def _ods_cells(row: Any) -> list[str]:
         paragraphs = [p for p in cell.childNodes if p.qname == (TEXTNS, "p")]
         text = "\n".join(teletype.extractText(p) for p in paragraphs)
         repeat = int(cell.getAttrNS(TABLENS, "number-columns-repeated") or 1)
-        cells.extend([squash(text)] * (min(repeat, MAX_REPEAT) if text.strip() else repeat))
+        cells.extend([squash(text)] * min(repeat, MAX_REPEAT if text.strip() else MAX_COLUMNS))
     while cells and not cells[-1]:
         cells.pop()
     return cells
