@@ -136,3 +136,26 @@ def test_ingest_lists_each_bad_file_and_indexes_the_rest(settings, docs, embedde
     assert "KB_MAX_ROWS" in failed["big.csv"]
     assert skipped == {"blank.png": "no text found by OCR (an image without text?)"}
     assert report.exit_code == 2
+
+
+def test_password_protected_opendocument(tmp_path):
+    """ODF encryption leaves the zip readable and marks each encrypted entry in the
+    manifest; content.xml itself is ciphertext."""
+    buffer = io.BytesIO()
+    source = zipfile.ZipFile(io.BytesIO(made(tmp_path, ".odt")))
+    with source as good, zipfile.ZipFile(buffer, "w") as locked:
+        for entry in good.infolist():
+            content = good.read(entry)
+            if entry.filename == "META-INF/manifest.xml":
+                content = content.replace(
+                    b'manifest:full-path="content.xml" manifest:media-type="text/xml"/>',
+                    b'manifest:full-path="content.xml" manifest:media-type="text/xml">'
+                    b'<manifest:encryption-data manifest:checksum-type="SHA1/1K"'
+                    b' manifest:checksum="x"/></manifest:file-entry>',
+                )
+                assert b"encryption-data" in content
+            elif entry.filename == "content.xml":
+                content = bytes(range(256)) * 8
+            locked.writestr(entry, content)
+    with pytest.raises(LoadError, match=r"^encrypted OpenDocument text: password required"):
+        load_document(Path("locked.odt"), buffer.getvalue())
