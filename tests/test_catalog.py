@@ -5,7 +5,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from kb.catalog import MIGRATIONS, Catalog, DocumentRecord, NewChunk
+from kb.catalog import Catalog, DocumentRecord, NewChunk
+from kb.schema import MIGRATIONS
 from kb.types import Locator
 
 # The schema of the previous release, as its migrations created it (one script each).
