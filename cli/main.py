@@ -103,9 +103,9 @@ def _print_ingest_report(report: Any) -> None:
         out.print(f"[red]failed[/]  {failure.path}: {failure.error}", highlight=False)
     for skip in report.skips:
         out.print(f"[dim]skipped[/] {skip.path}: {skip.reason}", highlight=False)
-    unavailable = next((s.reason for s in report.skips if s.reason.startswith("OCR unava")), None)
-    if unavailable:  # scans and images wait for it; the next ingest after installing reads them
-        err.print(f"[yellow]{unavailable}[/]", highlight=False)
+    ocr = next((s.reason for s in report.skips if s.reason.startswith("OCR unavailable")), None)
+    if ocr:  # scans and images wait for it; the first ingest after installing it reads them
+        err.print(f"[yellow]{ocr}[/]", highlight=False)
 
 
 @cli.command()
