@@ -83,6 +83,31 @@ def test_word_document_without_page_breaks_has_no_locator(tmp_path):
     assert (section.headings, section.locator) == (("Plain",), None)
 
 
+def test_word_pages_follow_where_word_last_laid_them_out(tmp_path):
+    """Word marks where each page began (w:lastRenderedPageBreak), also after an explicit
+    break: counted once, and a page that begins inside a paragraph starts after it."""
+    import docx
+    from docx.oxml import OxmlElement
+
+    document = docx.Document()
+    document.add_paragraph("First page text.")
+    document.add_page_break()
+    second = document.add_paragraph("Second page, where Word started it.")
+    second.runs[0]._r.insert(0, OxmlElement("w:lastRenderedPageBreak"))  # as Word writes it
+    long = document.add_paragraph("Starts on page two")
+    long.add_run()._r.append(OxmlElement("w:lastRenderedPageBreak"))
+    long.add_run(" and runs onto page three.")
+    document.add_paragraph("Third page text.")
+    document.save(tmp_path / "laid-out.docx")
+    doc = load(tmp_path / "laid-out.docx")
+    assert [(s.text, s.locator) for s in doc.sections] == [
+        ("First page text.", page(1)),
+        ("Second page, where Word started it.", page(2)),
+        ("Starts on page two and runs onto page three.", page(2)),
+        ("Third page text.", page(3)),
+    ]
+
+
 def test_opendocument_text_headings_lists_tables_and_soft_page_breaks(tmp_path):
     doc = load(writers.make_odt(tmp_path / "guide.odt"))
     assert doc.title == "Field guide"
