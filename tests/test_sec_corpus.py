@@ -24,10 +24,11 @@ pytestmark = [
 
 def pages_with_chunks(index: KnowledgeIndex, path: str) -> set[int]:
     rows = index.catalog.db.execute(
-        "SELECT DISTINCT c.page FROM chunks c JOIN documents d USING (doc_id) WHERE d.path = ?",
+        "SELECT DISTINCT c.locator_value FROM chunks c JOIN documents d USING (doc_id)"
+        " WHERE d.path = ? AND c.locator_kind = 'page'",
         (path,),
     )
-    return {page for (page,) in rows}
+    return {int(page) for (page,) in rows}
 
 
 def assert_every_page_with_text_is_indexed(index: KnowledgeIndex, pdf: Path) -> None:
