@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 UI_BUILD := server/static/index.html
 UI_SOURCES := $(shell find ui -path ui/node_modules -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install run test ingest serve eval bench logs lint format clean browser
+.PHONY: install run test ingest serve eval bench logs lint format clean browser ocr
 
-install: $(STAMP) $(UI_BUILD)
+install: $(STAMP) $(UI_BUILD) ocr
 
 # torch comes first from the local CPU wheel: a plain resolve would pull GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -23,6 +23,11 @@ $(UI_BUILD): $(UI_SOURCES)
 	@if [ -f ui/package.json ]; then \
 		cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
 	fi
+
+# Debian's Tesseract for OCR of scans and images; where it cannot be installed (not root,
+# not Debian) kb still runs and says OCR is unavailable.
+ocr:
+	@command -v tesseract >/dev/null || { apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; } || echo "kb: could not install tesseract-ocr; OCR will be unavailable"
 
 # Debian's Chromium for the browser tests (Playwright must not download its own).
 browser:
@@ -45,6 +50,8 @@ test: install browser
 eval: install
 	$(KB) eval ../shared/eval/scifact
 	$(KB) eval ../shared/eval/sec-10-q --answers
+	$(PY) -m evaluation.scanned ../shared/eval/sec-10-q data/eval/sec-10-q-scanned
+	$(KB) eval data/eval/sec-10-q-scanned
 
 bench: install
 	$(KB) bench

@@ -28,14 +28,16 @@ def main() -> None:
 def parse_all(
     root: Path, max_tokens: int, max_bytes: int, windows: bool
 ) -> tuple[list[str], float]:
+    from ingest.document import LoadOptions
     from ingest.prepare import prepare
     from ingest.scan import scan
 
     started = time.perf_counter()
     found, _, _ = scan(root, max_bytes)
+    options = LoadOptions(max_bytes=max_bytes)  # no OCR cache: the floor pays for OCR
     texts: list[str] = []
     for file in found:
-        texts.extend(prepare(file.absolute, None, max_tokens, windows).embedding_texts)
+        texts.extend(prepare(file.absolute, None, max_tokens, windows, options).embedding_texts)
     return list(dict.fromkeys(texts)), time.perf_counter() - started
 
 

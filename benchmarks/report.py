@@ -24,8 +24,21 @@ CHAT_ROWS = [
 ]
 
 
+OCR_ROWS = [
+    ("pages", "pages"),
+    ("dpi", "dpi"),
+    ("workers", "Tesseract processes at once"),
+    ("seconds", "seconds"),
+    ("pages_per_s", "pages / s"),
+]
+
+
 def bench_tables(result: dict) -> list[Table]:
-    return [_machine(result), _ingest(result), _search(result), _chat(result)]
+    return [_machine(result), _ingest(result), _search(result), _chat(result), _ocr(result)]
+
+
+def _ocr(result: dict) -> Table:
+    return _by_rows("OCR (Tesseract, no cache)", {result["ocr"]["source"]: result["ocr"]}, OCR_ROWS)
 
 
 def _machine(result: dict) -> Table:

@@ -12,6 +12,7 @@ from benchmarks.chat import Load, bench_chat
 from benchmarks.corpora import SAMPLE_DOCS, SAMPLE_QUESTIONS, corpora
 from benchmarks.ingest import Workdir, bench_ingest
 from benchmarks.machine import machine_info
+from benchmarks.ocr import bench_ocr
 from benchmarks.search import bench_search, open_index
 from benchmarks.synthetic import RandomEmbedder, build_synthetic
 from ingest.pipeline import ingest
@@ -44,7 +45,10 @@ def run_bench(settings: Settings, quick: bool, log: Log) -> dict:
         name, synthetic = _synthetic(root, settings, plan, log)
         searched[name] = synthetic.pop("modes")
         chat = _chat(root, settings, plan, embedder, log)
+    log("ocr: pages per second")
+    ocr = bench_ocr(quick)
     result |= {"ingest": ingested, "search": searched, "indexes": {name: synthetic}, "chat": chat}
+    result["ocr"] = ocr
     result["duration_s"] = round(time.perf_counter() - started, 1)
     return result
 

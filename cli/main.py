@@ -65,8 +65,10 @@ def cli() -> None:
 def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_json: bool) -> None:
     """Index (or re-sync) the documents in DIRECTORY.
 
-    Reads .md .markdown .txt .rst .html .htm .pdf recursively. New files are added,
-    changed ones re-indexed, unchanged ones skipped, vanished ones removed.
+    Reads Markdown, text, reStructuredText, HTML, PDF (scans through OCR), Word,
+    PowerPoint, Excel, OpenDocument, CSV/TSV, EPUB, e-mail (.eml, .mbox), Jupyter
+    notebooks and images (OCR) recursively. New files are added, changed ones
+    re-indexed, unchanged ones skipped, vanished ones removed.
     Exit status: 0 all indexed or skipped, 2 some files failed, 1 fatal error.
 
     \b
@@ -106,6 +108,9 @@ def _print_ingest_report(report: Any) -> None:
         )
     for skip in report.skips:
         out.print(Text.assemble(("skipped", "dim"), " ", literal(f"{skip.path}: {skip.reason}")))
+    ocr = next((s.reason for s in report.skips if s.reason.startswith("OCR unavailable")), None)
+    if ocr:  # scans and images wait for it; the first ingest after installing it reads them
+        err.print(Text(ocr, style="yellow"))
 
 
 @cli.command()
@@ -137,7 +142,7 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
     if not hits:
         out.print("No results.")
     for rank, hit in enumerate(hits, start=1):
-        where = hit.source + (f"  p.{hit.page}" if hit.page else "")
+        where = hit.source + (f"  {hit.locator.label}" if hit.locator else "")
         out.print(
             Text.assemble(literal(f"{rank}. {where}", "bold"), (f"  score {hit.score:.4f}", "dim"))
         )
@@ -226,9 +231,11 @@ def logs(limit: int, thread: str | None, follow: bool, as_json: bool) -> None:
 def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     """Measure retrieval on DATASET: dense, lexical and hybrid side by side.
 
-    DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or the SEC 10-Q
-    folder (docs/, qna_data.csv). The corpus is indexed into a throwaway data dir;
-    embeddings come from the cache, so reruns are fast.
+    DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/), the SEC 10-Q
+    folder (docs/, qna_data.csv), or an image-only copy of some filings made by
+    `python -m evaluation.scanned` (also originals/): OCR word recall, and search on
+    the scans next to the text originals. The corpus is indexed into a throwaway data
+    dir; embeddings and OCR text come from the cache, so reruns are fast.
 
     \b
     Example:
@@ -237,12 +244,15 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     from cli.progress import IngestProgressBar
     from evaluation.beir import evaluate_beir, is_beir
     from evaluation.report import answers_table, result_table
+    from evaluation.scanned import evaluate_scanned, is_scanned
     from evaluation.sec import evaluate_sec, is_sec
 
     settings = Settings()
     with IngestProgressBar(err, enabled=err.is_terminal) as progress:
         if is_beir(dataset):
             result = evaluate_beir(dataset, split, settings, progress=progress)
+        elif is_scanned(dataset):
+            result = evaluate_scanned(dataset, settings, progress=progress)
         elif is_sec(dataset):
             result = evaluate_sec(dataset, settings, progress=progress, answers=answers)
         else:
@@ -251,6 +261,8 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
         print_json(result)
         return
     out.print(result_table(result))
+    if "word_recall" in result:
+        out.print(f"OCR word recall: {result['word_recall']:.4f} over {result['pages']} pages")
     if "answers" in result:
         out.print(answers_table(result["answers"]))
 

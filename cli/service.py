@@ -37,9 +37,19 @@ def index_status(settings: Settings) -> dict[str, Any]:
             "last_ingest": _iso(last),
             "data_dir": str(settings.data_dir.resolve()),
             "data_size_mb": round(_size(settings.data_dir) / 2**20, 2),
+            "ocr": _ocr(settings),
         }
     finally:
         catalog.close()
+
+
+def _ocr(settings: Settings) -> str:
+    """ "available (eng)", "off (KB_OCR=off)", or why not and how to get it."""
+    from ingest.formats.ocr import ocr_unavailable
+
+    if settings.ocr == "off":
+        return "off (KB_OCR=off)"
+    return ocr_unavailable(settings.ocr_languages) or f"available ({settings.ocr_languages})"
 
 
 def _iso(timestamp: str | None) -> str | None:

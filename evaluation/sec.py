@@ -48,7 +48,7 @@ def evaluate_sec(
 ) -> dict:
     questions = load_questions(folder)
     with workspace(settings, folder / "docs", embedder, progress) as space:
-        modes = {mode: _evaluate_mode(space, questions, mode) for mode in SearchMode}
+        modes = {mode: evaluate_mode(space, questions, mode) for mode in SearchMode}
         result = {"dataset": folder.name, "split": "all", "queries": len(questions), "modes": modes}
         if answers:
             from evaluation.answers import evaluate_answers
@@ -57,7 +57,7 @@ def evaluate_sec(
     return result
 
 
-def _evaluate_mode(space: Workspace, questions: list[Question], mode: SearchMode) -> dict:
+def evaluate_mode(space: Workspace, questions: list[Question], mode: SearchMode) -> dict:
     latencies: list[float] = []
     per_type: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
     for question in questions:

@@ -1,10 +1,11 @@
 """Sections -> chunks the embedding model reads whole, following document structure.
 
-A chunk never spans two pages or two heading paths. Consecutive sections under the same
-path are packed up to the token budget; an oversized section is split at paragraphs, then
-lines, sentences, words and (last resort) characters; tables only between rows, repeating
-a pipe table's header row. Token counts are taken once per piece, in batches, and summed:
-WordPiece counts of whitespace-joined pieces are additive. A final batched exact count of
+A chunk never spans two locators (pages, slides, sheets...) or two heading paths.
+Consecutive sections under the same path are packed up to the token budget; an oversized
+section is split at paragraphs, then lines, sentences, words and (last resort)
+characters; tables only between rows, repeating a pipe table's header row; a sheet's
+chunk names the rows it holds. Token counts are taken once per piece, in batches, and
+summed: WordPiece counts of whitespace-joined pieces are additive. A final batched exact count of
 every chunk re-splits the rare chunk that still exceeds the budget.
 """
 
@@ -13,7 +14,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import groupby, pairwise
 
-from ingest.document import Chunk, ParsedDocument, Section, TokenCounter, embedding_text
+from ingest.document import (
+    Chunk,
+    ParsedDocument,
+    Section,
+    SheetRows,
+    TokenCounter,
+    embedding_text,
+)
+from kb.types import Locator
 
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -26,13 +35,14 @@ _PARAGRAPH_GAP = re.compile(r"\n\s*\n")
 @dataclass(frozen=True)
 class _Unit:
     """A piece that is never split further when packed: text, its token count (no specials),
-    the separator that goes before it inside a chunk, and the table header to repeat when a
-    chunk starts with it."""
+    the separator that goes before it inside a chunk, the table header to repeat when a
+    chunk starts with it, and the sheet rows (first, last) it holds."""
 
     text: str
     tokens: int
     joiner: str = "\n\n"
     header: "_Unit | None" = None
+    rows: tuple[int, int] | None = None
 
 
 class _Counter:
@@ -57,15 +67,17 @@ def chunk_document(doc: ParsedDocument, counter: TokenCounter, max_tokens: int) 
     paths, prefixes = _heading_paths(doc.title, [key[1] for key, _ in groups], count, max_tokens)
     section_tokens = iter(count([s.text for s in sections]))
     chunks: list[Chunk] = []
-    for ((page, _), run), path, prefix in zip(groups, paths, prefixes, strict=True):
+    for ((locator, _), run), path, prefix in zip(groups, paths, prefixes, strict=True):
         budget = max_tokens - count.specials - prefix
         units = [u for s in run for u in _section_units(s, next(section_tokens), budget, count)]
-        chunks.extend(Chunk(text, path, page) for text in _pack(units, budget))
+        sheet = next((s.rows for s in run if s.rows), None)
+        for text, rows in _pack(units, budget):
+            chunks.append(Chunk(text, path, sheet.locator(*rows) if sheet and rows else locator))
     return _enforce(doc.title, chunks, count, max_tokens)
 
 
-def _place(section: Section) -> tuple[int | None, tuple[str, ...]]:
-    return section.page, section.headings
+def _place(section: Section) -> tuple[Locator | None, tuple[str, ...]]:
+    return section.locator, section.headings
 
 
 def normalise(section: Section) -> str:
@@ -119,11 +131,21 @@ def _fit_headings(
 
 
 def _section_units(section: Section, tokens: int, budget: int, count: _Counter) -> list[_Unit]:
+    numbers = _row_numbers(section)
     if tokens <= budget:
-        return [_Unit(section.text, tokens)]
+        rows = [n for n in numbers or () if n is not None]
+        return [_Unit(section.text, tokens, rows=(min(rows), max(rows)) if rows else None)]
     if section.kind == "table":
-        return _table_units(section.text, budget, count)
+        return _table_units(section.text, budget, count, numbers)
     return _split(section.text, tokens, budget, count)
+
+
+def _row_numbers(section: Section) -> tuple[int | None, ...] | None:
+    """The sheet row of each line, when the rows still line up with the text."""
+    rows: SheetRows | None = section.rows
+    if rows is None or len(rows.numbers) != section.text.count("\n") + 1:
+        return None
+    return rows.numbers
 
 
 # (how a text splits, the separator put back between its pieces), coarsest first
@@ -166,10 +188,13 @@ def _split_characters(text: str, tokens: int, budget: int, count: _Counter) -> l
     return units
 
 
-def _table_units(text: str, budget: int, count: _Counter) -> list[_Unit]:
+def _table_units(
+    text: str, budget: int, count: _Counter, numbers: tuple[int | None, ...] | None = None
+) -> list[_Unit]:
     """One unit per row; the header (row + delimiter row) goes with the first row and is
     repeated at the top of every chunk that starts inside the table."""
     rows = text.split("\n")
+    spans = [(n, n) if n is not None else None for n in numbers or [None] * len(rows)]
     has_header = len(rows) > 2 and bool(_DELIMITER_ROW.match(rows[1]))
     header_text = "\n".join(rows[:2]) if has_header else ""
     header_tokens, *row_tokens = count([header_text, *rows[2 if has_header else 0 :]])
@@ -177,20 +202,29 @@ def _table_units(text: str, budget: int, count: _Counter) -> list[_Unit]:
     if header and header_tokens > budget // 2:
         header, row_tokens = None, count(rows)  # too big to repeat: plain rows
     body = rows[2:] if header else rows
+    body_spans = spans[2:] if header else spans
     room = budget - (header.tokens if header else 0)
     units: list[_Unit] = []
-    for row, tokens in zip(body, row_tokens, strict=True):
+    for row, tokens, span in zip(body, row_tokens, body_spans, strict=True):
         pieces = _split(row, tokens, room, count, level=3)
-        units.append(_Unit(pieces[0].text, pieces[0].tokens, "\n", header))
-        units.extend(replace(piece, joiner=" ") for piece in pieces[1:])
+        units.append(_Unit(pieces[0].text, pieces[0].tokens, "\n", header, span))
+        units.extend(replace(piece, joiner=" ", rows=span) for piece in pieces[1:])
     if header:
         first = units[0]
-        units[0] = _Unit(f"{header.text}\n{first.text}", header.tokens + first.tokens)
+        text, tokens = f"{header.text}\n{first.text}", header.tokens + first.tokens
+        units[0] = _Unit(text, tokens, rows=_merge([spans[0], first.rows]))
     return units
 
 
-def _pack(units: list[_Unit], budget: int) -> Iterator[str]:
-    """Greedy: add units to the chunk while the summed count fits the budget."""
+def _merge(spans: list[tuple[int, int] | None]) -> tuple[int, int] | None:
+    """The smallest row range covering the given ones."""
+    known = [span for span in spans if span]
+    return (min(a for a, _ in known), max(b for _, b in known)) if known else None
+
+
+def _pack(units: list[_Unit], budget: int) -> Iterator[tuple[str, tuple[int, int] | None]]:
+    """Greedy: add units to the chunk while the summed count fits the budget. Yields each
+    chunk's text and the sheet rows it holds (None outside sheets)."""
     current: list[_Unit] = []
     used = 0
     for unit in units:
@@ -206,8 +240,9 @@ def _pack(units: list[_Unit], budget: int) -> Iterator[str]:
         yield _join(current)
 
 
-def _join(units: list[_Unit]) -> str:
-    return units[0].text + "".join(unit.joiner + unit.text for unit in units[1:])
+def _join(units: list[_Unit]) -> tuple[str, tuple[int, int] | None]:
+    text = units[0].text + "".join(unit.joiner + unit.text for unit in units[1:])
+    return text, _merge([unit.rows for unit in units])
 
 
 def _enforce(title: str, chunks: list[Chunk], count: _Counter, max_tokens: int) -> list[Chunk]:
@@ -222,7 +257,7 @@ def _enforce(title: str, chunks: list[Chunk], count: _Counter, max_tokens: int) 
         text_tokens = count([chunk.text])[0]
         budget = max(text_tokens - over, 1)
         pieces = _split(chunk.text, text_tokens, budget, count)
-        smaller = [Chunk(text, chunk.headings, chunk.page) for text in _pack(pieces, budget)]
+        smaller = [Chunk(text, chunk.headings, chunk.locator) for text, _ in _pack(pieces, budget)]
         result.extend(_enforce(title, smaller, count, max_tokens))
     return result
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ingest.document import LoadOptions
 from ingest.prepare import Prepared, prepare
 from ingest.scan import Failure, FoundFile, Skip, display_path, is_utf8, scan
 from kb.catalog import DocumentRecord, NewChunk
@@ -200,9 +201,12 @@ def _index_files(
         progress.start(len(jobs))
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
     batch: list[tuple[_Job, Prepared]] = []
-    for job, prepared in _prepare_all(jobs, max_tokens, settings.sentence_windows):
+    options = LoadOptions.from_settings(settings)
+    for job, prepared in _prepare_all(jobs, max_tokens, settings.sentence_windows, options):
         path = job.file.path
-        if prepared.error:
+        if prepared.skip:  # a previous version, if any, stays searchable, as for a failure
+            report.skips.append(Skip(path, prepared.skip))
+        elif prepared.error:
             report.failures.append(Failure(path, prepared.error))
             index.record_failure(_record(root, job, prepared))
         elif prepared.unchanged:
@@ -247,11 +251,17 @@ def _write_batch(
 
 
 def _prepare_all(
-    jobs: list[_Job], max_tokens: int, windows: bool
+    jobs: list[_Job], max_tokens: int, windows: bool, options: LoadOptions
 ) -> Iterator[tuple[_Job, Prepared]]:
     """Prepared files in order; parsed in a worker process when there is enough work."""
     calls = [
-        (job.file.absolute, job.record.content_hash if job.record else None, max_tokens, windows)
+        (
+            job.file.absolute,
+            job.record.content_hash if job.record else None,
+            max_tokens,
+            windows,
+            options,
+        )
         for job in jobs
     ]
     if len(jobs) < 4:  # a worker process costs more than it saves
@@ -293,7 +303,7 @@ def _new_chunks(record: DocumentRecord, prepared: Prepared) -> list[NewChunk]:
             chunk_id=f"{record.doc_id}-{prepared.content_hash[:8]}-{ord_}",
             title=prepared.title or record.path,
             heading=" > ".join(chunk.headings),
-            page=chunk.page,
+            locator=chunk.locator,
             text=chunk.text,
             vectors=vectors,
         )

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from ingest.chunker import chunk_document, vector_texts
-from ingest.document import Chunk, LoadError
+from ingest.document import Chunk, LoadError, LoadOptions, SkipFile
 from ingest.loaders import load_document
 from kb.embedder import WordPieceCounter
 
@@ -20,6 +20,7 @@ class Prepared:
     vector_counts: tuple[int, ...] = ()  # per chunk
     unchanged: bool = False  # same content as indexed: nothing to do
     error: str | None = None
+    skip: str | None = None  # read, and deliberately not indexed (e.g. an image without text)
 
 
 @cache
@@ -27,7 +28,9 @@ def _counter() -> WordPieceCounter:
     return WordPieceCounter()
 
 
-def prepare(path: Path, previous_hash: str | None, max_tokens: int, windows: bool) -> Prepared:
+def prepare(
+    path: Path, previous_hash: str | None, max_tokens: int, windows: bool, options: LoadOptions
+) -> Prepared:
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -36,10 +39,12 @@ def prepare(path: Path, previous_hash: str | None, max_tokens: int, windows: boo
     if content_hash == previous_hash:
         return Prepared(content_hash, unchanged=True)
     try:
-        document = load_document(path, data)
+        document = load_document(path, data, options)
         chunks = chunk_document(document, _counter(), max_tokens)
     except LoadError as error:
         return Prepared(content_hash, error=str(error))
+    except SkipFile as skip:
+        return Prepared(content_hash, skip=str(skip))
     except Exception as error:  # a parser bug must not stop the whole ingest
         return Prepared(content_hash, error=f"could not parse: {type(error).__name__}: {error}")
     if not chunks:

@@ -10,82 +10,16 @@ Lexical search is SQLite's FTS5 with the Porter stemmer, ranked by its built-in 
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from kb.lexical import query_terms
+from kb.schema import MIGRATIONS
+from kb.types import LOCATOR_KINDS, Locator
 from kb.vectors import chunk_of, vector_ids
-
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "001_initial",
-        """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE documents (
-            doc_id TEXT PRIMARY KEY,
-            root TEXT NOT NULL,
-            path TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            mtime_ns INTEGER NOT NULL,
-            content_hash TEXT,
-            title TEXT,
-            error TEXT,
-            indexed_at REAL,
-            UNIQUE (root, path)
-        );
-        CREATE TABLE chunks (
-            id INTEGER PRIMARY KEY,
-            chunk_id TEXT NOT NULL UNIQUE,
-            doc_id TEXT NOT NULL REFERENCES documents(doc_id),
-            ord INTEGER NOT NULL,
-            title TEXT NOT NULL,
-            heading TEXT NOT NULL,
-            page INTEGER,
-            text TEXT NOT NULL
-        );
-        CREATE INDEX chunks_doc ON chunks (doc_id, ord);
-        CREATE VIRTUAL TABLE chunks_fts USING fts5(
-            body, tokenize = 'porter unicode61 remove_diacritics 2'
-        );
-        -- vector ids written to Chroma but not yet committed here (crash recovery)
-        CREATE TABLE pending_vectors (chunk_id TEXT PRIMARY KEY);
-        """,
-    ),
-    (
-        # Title and headings in a field of their own: BM25 normalises each field by its own
-        # length (BM25F-like): +0.3 nDCG@10 points lexical on SciFact train, see README.
-        "002_lexical_fields",
-        """
-        DROP TABLE chunks_fts;
-        CREATE VIRTUAL TABLE chunks_fts USING fts5(
-            context, text, tokenize = 'porter unicode61 remove_diacritics 2'
-        );
-        INSERT INTO chunks_fts (rowid, context, text)
-            SELECT id, title || ' ' || heading, text FROM chunks;
-        """,
-    ),
-    (
-        # Each document as a whole, for BM25 of the document a passage belongs to: a
-        # question names the company or topic of a filing that its passages rarely repeat.
-        # The rowid is the id of the document's first chunk, which lives exactly as long.
-        "003_document_lexical",
-        """
-        CREATE VIRTUAL TABLE documents_fts USING fts5(
-            title, text, tokenize = 'porter unicode61 remove_diacritics 2'
-        );
-        INSERT INTO documents_fts (rowid, title, text)
-            SELECT MIN(id), MIN(title), group_concat(text, char(10)) FROM chunks GROUP BY doc_id;
-        """,
-    ),
-    (
-        # How many vectors (windows of its text) each chunk has in Chroma; chunks indexed
-        # before had exactly one.
-        "004_chunk_vectors",
-        "ALTER TABLE chunks ADD COLUMN vectors INTEGER NOT NULL DEFAULT 1;",
-    ),
-]
 
 
 @dataclass(frozen=True)
@@ -101,6 +35,9 @@ class DocumentRecord:
     indexed_at: float | None
 
 
+DOCUMENT_COLUMNS = tuple(field.name for field in fields(DocumentRecord))
+
+
 @dataclass(frozen=True)
 class ChunkRow:
     chunk_id: str
@@ -108,7 +45,7 @@ class ChunkRow:
     ord: int
     title: str
     heading: str
-    page: int | None
+    locator: Locator | None
     text: str
     source: str
     root: str
@@ -119,7 +56,7 @@ class NewChunk:
     chunk_id: str
     title: str
     heading: str
-    page: int | None
+    locator: Locator | None
     text: str
     vectors: int = 1
 
@@ -158,11 +95,13 @@ class Catalog:
         with self.transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, at REAL)")
             done = {row[0] for row in db.execute("SELECT name FROM migrations")}
-            for name, script in MIGRATIONS:
+            for name, statements in MIGRATIONS:
                 if name not in done:
-                    for statement in filter(str.strip, script.split(";")):
+                    for statement in statements:
                         db.execute(statement)
-                    db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+                    db.execute(
+                        "INSERT INTO migrations (name, at) VALUES (?, ?)", (name, time.time())
+                    )
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -182,29 +121,30 @@ class Catalog:
     # -- documents ----------------------------------------------------------------------
 
     def documents(self, root: str | None = None) -> list[DocumentRecord]:
-        sql = "SELECT * FROM documents" + (" WHERE root = ?" if root else "")
-        rows = self.db.execute(sql, (root,) if root else ())
-        return [DocumentRecord(*row) for row in rows]
+        where = " WHERE root = ?" if root else ""
+        select = f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM documents{where}"
+        rows = self._named(select, (root,) if root else ())
+        return [DocumentRecord(**dict(row)) for row in rows]
 
     def document(self, doc_id: str) -> DocumentRecord | None:
-        row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return DocumentRecord(*row) if row else None
+        select = f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM documents WHERE doc_id = ?"
+        row = next(self._named(select, (doc_id,)), None)
+        return DocumentRecord(**dict(row)) if row else None
 
     def upsert_document(self, db: sqlite3.Connection, record: DocumentRecord) -> None:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in DOCUMENT_COLUMNS[1:])
         db.execute(
-            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.doc_id,
-                record.root,
-                record.path,
-                record.size,
-                record.mtime_ns,
-                record.content_hash,
-                record.title,
-                record.error,
-                record.indexed_at,
-            ),
+            f"INSERT INTO documents ({', '.join(DOCUMENT_COLUMNS)})"
+            f" VALUES ({', '.join(':' + name for name in DOCUMENT_COLUMNS)})"
+            f" ON CONFLICT (doc_id) DO UPDATE SET {updates}",
+            asdict(record),
         )
+
+    def _named(self, sql: str, params: Sequence[object] = ()) -> Iterator[sqlite3.Row]:
+        """Rows readable by column name, so that a migration adding a column shifts nothing."""
+        cursor = self.db.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(sql, params)
 
     def document_vector_ids(self, doc_id: str) -> list[str]:
         """The ids of every vector of a document's chunks."""
@@ -215,25 +155,28 @@ class Catalog:
 
     def vector_count(self) -> int:
         """How many vectors Chroma should hold."""
-        return self.db.execute("SELECT COALESCE(SUM(vectors), 0) FROM chunks").fetchone()[0]
+        total: int = self.db.execute("SELECT COALESCE(SUM(vectors), 0) FROM chunks").fetchone()[0]
+        return total
 
     def replace_chunks(self, db: sqlite3.Connection, doc_id: str, chunks: list[NewChunk]) -> None:
         self.delete_chunks(db, doc_id)
-        rowids = []
+        rowids: list[int | None] = []
         for ord_, chunk in enumerate(chunks):
             cursor = db.execute(
-                "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, page, text, vectors)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    chunk.chunk_id,
-                    doc_id,
-                    ord_,
-                    chunk.title,
-                    chunk.heading,
-                    chunk.page,
-                    chunk.text,
-                    chunk.vectors,
-                ),
+                "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, locator_kind,"
+                " locator_value, text, vectors) VALUES (:chunk_id, :doc_id, :ord, :title,"
+                " :heading, :locator_kind, :locator_value, :text, :vectors)",
+                {
+                    "chunk_id": chunk.chunk_id,
+                    "doc_id": doc_id,
+                    "ord": ord_,
+                    "title": chunk.title,
+                    "heading": chunk.heading,
+                    "locator_kind": chunk.locator.kind if chunk.locator else None,
+                    "locator_value": chunk.locator.value if chunk.locator else None,
+                    "text": chunk.text,
+                    "vectors": chunk.vectors,
+                },
             )
             rowids.append(cursor.lastrowid)
             db.execute(
@@ -284,24 +227,26 @@ class Catalog:
 
     def get_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
         rows = self._by_chunk_id(
-            "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.page, c.text,"
-            " d.path, d.root FROM chunks c JOIN documents d ON d.doc_id = c.doc_id",
+            "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.locator_kind,"
+            " c.locator_value, c.text, d.path AS source, d.root"
+            " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id",
             chunk_ids,
+            named=True,
         )
-        return {row[0]: ChunkRow(*row) for row in rows}
+        return {row["chunk_id"]: _chunk_row(row) for row in rows}
 
     def chunk_owners(self, chunk_ids: list[str]) -> dict[str, tuple[str, int]]:
         """Chunk id -> (document id, number of vectors) of the given chunks that are live."""
         rows = self._by_chunk_id("SELECT c.chunk_id, c.doc_id, c.vectors FROM chunks c", chunk_ids)
         return {chunk_id: (doc_id, vectors) for chunk_id, doc_id, vectors in rows}
 
-    def _by_chunk_id(self, select: str, chunk_ids: list[str]) -> Iterator[tuple]:
+    def _by_chunk_id(self, select: str, chunk_ids: list[str], named: bool = False) -> Iterator[Any]:
         """Rows of `select` (over `chunks c`) for the given chunk ids, in batches that stay
         under SQLite's limit on bound parameters."""
         for start in range(0, len(chunk_ids), 500):
             batch = chunk_ids[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            yield from self.db.execute(f"{select} WHERE c.chunk_id IN ({marks})", batch)
+            sql = f"{select} WHERE c.chunk_id IN ({','.join('?' * len(batch))})"
+            yield from self._named(sql, batch) if named else self.db.execute(sql, batch)
 
     def lexical_search(
         self, query: str, limit: int, doc_ids: list[str] | None = None
@@ -333,7 +278,7 @@ class Catalog:
             f"SELECT {key}, -bm25({table}) AS score FROM {table}"
             f" JOIN chunks c ON c.id = {table}.rowid WHERE {table} MATCH ?"
         )
-        params: list = [" OR ".join(f'"{term}"' for term in terms)]
+        params: list[object] = [" OR ".join(f'"{term}"' for term in terms)]
         if within is not None:
             sql += f" AND {column} IN ({','.join('?' * len(within))})"
             params += within
@@ -354,3 +299,10 @@ class Catalog:
             {"root": root},
         ).fetchone()[0]
         return docs, chunks
+
+
+def _chunk_row(row: sqlite3.Row) -> ChunkRow:
+    kind, value = row["locator_kind"], row["locator_value"]
+    locator = Locator(kind, value) if kind in LOCATOR_KINDS and value is not None else None
+    names = ("chunk_id", "doc_id", "ord", "title", "heading", "text", "source", "root")
+    return ChunkRow(locator=locator, **{name: row[name] for name in names})

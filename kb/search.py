@@ -176,7 +176,7 @@ def _hit(row: ChunkRow, score: float) -> Hit:
         doc_id=row.doc_id,
         source=row.source,
         title=row.title,
-        page=row.page,
+        locator=row.locator,
         heading=row.heading,
         score=round(score, 6),
         text=row.text,

@@ -4,12 +4,14 @@ Each field's description is its documentation; a test checks the README lists ev
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+OcrMode = Literal["auto", "off", "force"]
 
 
 class Settings(BaseSettings):
@@ -31,8 +33,8 @@ class Settings(BaseSettings):
     )
     cache_dir: Path | None = Field(
         None,
-        description="Embedding cache folder (default: `<KB_DATA_DIR>/cache`); it survives "
-        "`--rebuild` and is shared by `kb eval` runs.",
+        description="Embedding and OCR cache folder (default: `<KB_DATA_DIR>/cache`); it "
+        "survives `--rebuild` and is shared by `kb eval` runs.",
     )
     embedding_batch_size: int = Field(32, description="Texts embedded per batch.")
     chunk_tokens: int = Field(
@@ -46,7 +48,24 @@ class Settings(BaseSettings):
         "dense search, about 1.6x the embedding time) instead of whole; applies to files "
         "embedded after a change, `kb ingest --rebuild` to all.",
     )
-    max_file_mb: float = Field(50.0, description="Files larger than this are skipped.")
+    max_file_mb: float = Field(
+        50.0,
+        description="Files larger than this are skipped; also the most an Office, "
+        "OpenDocument or EPUB file may decompress to.",
+    )
+    max_rows: int = Field(
+        100_000, description="Spreadsheets (and CSV/TSV files) with more rows are not indexed."
+    )
+    ocr: OcrMode = Field(
+        "auto",
+        description="OCR with Tesseract: `auto` reads image files and the PDF pages that have "
+        "no usable text layer, `force` every PDF page, `off` none.",
+    )
+    ocr_languages: str = Field(
+        "eng",
+        description="Tesseract languages, joined with `+` (e.g. `eng+deu`); each needs its "
+        "`tesseract-ocr-<lang>` package.",
+    )
     model: str | None = Field(
         None,
         description="Chat model. Default: `offline` without an API key or base URL, "
@@ -104,6 +123,10 @@ class Settings(BaseSettings):
     @property
     def embedding_cache(self) -> Path:
         return (self.cache_dir or self.data_dir / "cache") / "embeddings.sqlite"
+
+    @property
+    def ocr_cache(self) -> Path:
+        return (self.cache_dir or self.data_dir / "cache") / "ocr.sqlite"
 
     @property
     def logs_dir(self) -> Path:

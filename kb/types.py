@@ -1,14 +1,47 @@
 """Plain data shared by ingest, search and the server."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 
 class SearchMode(StrEnum):
     HYBRID = "hybrid"
     DENSE = "dense"
     LEXICAL = "lexical"
+
+
+LocatorKind = Literal["page", "slide", "sheet", "chapter", "message", "cell"]
+LOCATOR_KINDS: tuple[LocatorKind, ...] = ("page", "slide", "sheet", "chapter", "message", "cell")
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Where in its file a passage sits, as precisely as the format allows: a PDF page, a
+    slide, a sheet range ("Budget!A12:D40"), an e-book chapter, a mail message, a notebook
+    cell. The heading path is kept apart (Hit.heading)."""
+
+    kind: LocatorKind
+    value: str
+
+    @property
+    def label(self) -> str:
+        """What a reader sees: "page 3", "slide 4", "Budget!A12:D40"."""
+        if self.kind in ("sheet", "message"):
+            return self.value  # a sheet range or "subject (date)" names itself
+        return f"{self.kind} {self.value}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "value": self.value, "label": self.label}
+
+
+def page_locator(page: int) -> Locator:
+    return Locator("page", str(page))
+
+
+def page_of(locator: Locator | None) -> int | None:
+    """The 1-based page of a paged document (PDF, scan, Word file with page breaks)."""
+    return int(locator.value) if locator and locator.kind == "page" else None
 
 
 @dataclass(frozen=True)
@@ -19,12 +52,24 @@ class Hit:
     doc_id: str
     source: str  # path relative to the ingested folder
     title: str
-    page: int | None  # 1-based, PDFs only
+    locator: Locator | None  # page, slide, sheet range...; None for unpaged text
     heading: str  # heading path joined with " > ", "" when none
     score: float
     text: str
 
+    @property
+    def page(self) -> int | None:
+        return page_of(self.locator)
+
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("doc_id")
-        return data
+        """`page` stays for scripts written against earlier releases; `locator` is general."""
+        return {
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "title": self.title,
+            "page": self.page,
+            "locator": self.locator.to_json() if self.locator else None,
+            "heading": self.heading,
+            "score": self.score,
+            "text": self.text,
+        }

@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect
 
 from kb.embedder import Embedder
 from kb.settings import Settings
+from kb.types import page_of
 from server.context import RequestContext
 from server.guard import FILE_POLICY, Guard
 from server.preflight import RequestRefused, describe
@@ -34,6 +35,8 @@ STATIC = Path(__file__).parent / "static"
 MAX_USER_ID = 128
 # Requests a page on another site can send without a CORS preflight; ChatKit speaks JSON.
 FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+# Served inline; any other type (Word, PowerPoint, Excel, e-books, mail) is a download.
+BROWSER_SHOWS = {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
 class HTTPError(Exception):
@@ -138,7 +141,8 @@ def _api(settings: Settings) -> list[APIRouter]:
             "doc_id": row.doc_id,
             "source": row.source,
             "title": row.title,
-            "page": row.page,
+            "page": page_of(row.locator),
+            "locator": row.locator.to_json() if row.locator else None,
             "heading": row.heading,
             "text": row.text,
         }
@@ -183,8 +187,9 @@ def _api(settings: Settings) -> list[APIRouter]:
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if media_type == "text/html":  # never render an indexed page in our origin
             media_type = "text/plain"
+        shown = media_type.startswith("text/") or media_type in BROWSER_SHOWS
         headers = {
-            "content-disposition": _inline(path.name),
+            "content-disposition": _disposition(path.name, inline=shown),
             "content-security-policy": FILE_POLICY,
         }
         return Response(data, media_type=media_type, headers=headers)
@@ -234,11 +239,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _inline(filename: str) -> str:
+def _disposition(filename: str, inline: bool) -> str:
+    """Inline for what a browser shows; a download for the rest (Word, Excel, e-books)."""
+    kind = "inline" if inline else "attachment"
     quoted = quote(filename)
     if quoted == filename:
-        return f'inline; filename="{filename}"'
-    return f"inline; filename*=utf-8''{quoted}"
+        return f'{kind}; filename="{filename}"'
+    return f"{kind}; filename*=utf-8''{quoted}"
 
 
 def _mount_ui(app: FastAPI) -> None:

@@ -192,6 +192,7 @@ def citation_source(number: int, hit: Hit) -> EntitySource:
             "doc_id": hit.doc_id,
             "source": hit.source,
             "page": hit.page,
+            "locator": hit.locator.to_json() if hit.locator else None,
             "heading": hit.heading,
             "url": f"/api/documents/{hit.doc_id}/file",
         },

@@ -15,8 +15,9 @@ class Passage:
 
 
 def describe(hit: Hit) -> str:
-    """`guide.md, page 3 — Install > Linux`: what a reader needs to find the passage."""
-    where = hit.source + (f", page {hit.page}" if hit.page else "")
+    """`guide.md, page 3 — Install > Linux`, `plan.xlsx, Budget!A2:D40 — Budget`: what a
+    reader needs to find the passage."""
+    where = hit.source + (f", {hit.locator.label}" if hit.locator else "")
     return f"{where} — {hit.heading}" if hit.heading else where
 
 
@@ -32,7 +33,7 @@ def format_passages(hits: list[Hit], first_number: int = 1) -> str:
 
 def parse_passages(text: str) -> list[Passage]:
     headers = list(HEADER.finditer(text))
-    passages = []
+    passages: list[Passage] = []
     ends = [following.start() for following in headers[1:]] + [len(text)]
     for current, end in zip(headers, ends, strict=False):
         body = text[current.end() : end].strip()

@@ -33,6 +33,12 @@ class SearchArguments(BaseModel):
     source: str | None = None
 
 
+class ResultLocator(BaseModel):
+    kind: str
+    value: str
+    label: str  # what a reader sees: "page 3", "slide 4", "Budget!A12:D40"
+
+
 class SearchResult(BaseModel):
     """One passage a search returned; `rank` is the number the model cites it by."""
 
@@ -41,6 +47,7 @@ class SearchResult(BaseModel):
     source: str
     title: str = ""
     page: int | None = None
+    locator: ResultLocator | None = None
     heading: str = ""
     score: float
 
@@ -52,12 +59,13 @@ class SearchResult(BaseModel):
             source=hit.source,
             title=hit.title,
             page=hit.page,
+            locator=ResultLocator(**hit.locator.to_json()) if hit.locator else None,
             heading=hit.heading,
             score=hit.score,
         )
 
     def where(self) -> str:
-        return self.source + (f" p.{self.page}" if self.page else "")
+        return self.source + (f" {self.locator.label}" if self.locator else "")
 
 
 class ToolCallRecord(BaseModel):

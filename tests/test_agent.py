@@ -2,6 +2,7 @@
 server faked on 127.0.0.1: tool calls, citations, history, failures, a closed tab."""
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -70,6 +71,31 @@ def test_scripted_model_searches_then_cites(indexed, embedder):
     record = json.loads((indexed.logs_dir / "tool_calls.jsonl").read_text().splitlines()[-1])
     assert record["call_id"] == "call_1" and record["arguments"]["top_k"] == 3
     assert annotations[0]["source"]["id"] == record["results"][0]["chunk_id"]
+
+
+def test_sheet_ranges_reach_the_model_the_log_and_the_annotations(indexed, embedder):
+    query = {"query": "KB_MAX_ROWS", "top_k": 1, "source": "*.xlsx"}
+    model = ScriptedModel(
+        [
+            [function_call("search_docs", query, call_id="call_2")],
+            [assistant_message("At most 100,000 rows [1].")],
+        ]
+    )
+    with serve(indexed, embedder, model) as server:
+        client = ChatClient(server.url)
+        events = client.ask("How many rows may a spreadsheet have?")
+        client.http.close()
+    tool_output = next(
+        item for item in model.calls[1].input if item.get("type") == "function_call_output"
+    )
+    header = tool_output["output"].splitlines()[0]
+    where = re.fullmatch(r"\[1\] settings-reference\.xlsx, ((\w+)!A\d+:[CD]\d+) — \2", header)
+    assert where, header  # the sheet, its row range, and the sheet as the heading
+    record = json.loads((indexed.logs_dir / "tool_calls.jsonl").read_text().splitlines()[-1])
+    label = record["results"][0]["locator"]["label"]
+    assert label == where.group(1) and record["results"][0]["page"] is None
+    data = final_answer(events).item["content"][0]["annotations"][0]["source"]["data"]
+    assert data["locator"] == {"kind": "sheet", "value": label, "label": label}
 
 
 def test_chat_completions_server_streams_tool_call_then_answer(indexed, embedder, fake):

@@ -89,6 +89,13 @@ def test_quick_bench_search_latencies(quick_run):
 
 
 @pytest.mark.slow
+def test_quick_bench_ocr_pages_per_second(quick_run):
+    ocr = quick_run[0]["ocr"]
+    assert ocr["pages"] == 2 and ocr["characters"] > 100
+    assert ocr["pages_per_s"] == pytest.approx(ocr["pages"] / ocr["seconds"], rel=0.05)
+
+
+@pytest.mark.slow
 def test_quick_bench_chat_has_no_errors(quick_run):
     chat = quick_run[0]["chat"]
     assert set(chat) == {"streams_1", "streams_16"}

@@ -1,6 +1,7 @@
 """Chunker: the token budget holds exactly (real MiniLM tokenizer) and structure is kept."""
 
 import re
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -8,8 +9,9 @@ import pytest
 from helpers import make_pdf, minilm_counter
 
 from ingest.chunker import chunk_document, vector_texts
-from ingest.document import Chunk, ParsedDocument, Section, embedding_text
+from ingest.document import Chunk, ParsedDocument, Section, SheetRows, embedding_text
 from ingest.loaders import load_document
+from kb.types import Locator, page_locator, page_of
 
 SENTENCES = [
     f"Sentence number {i} explains how the quarterly revenue of segment {i % 7} changed."
@@ -39,7 +41,7 @@ def mixed_document() -> ParsedDocument:
             Section("| Name | Amount | Rate |\n|---|---|---|\n" + rows, ("Tables",), kind="table"),
             Section("\n".join(f"print({i})" for i in range(300)), ("Code",), kind="code"),
             Section("Under a long heading path.", (long_heading, long_heading + " again")),
-            Section("Page text.", (), page=3),
+            Section("Page text.", (), page_locator(3)),
         ],
     )
 
@@ -71,17 +73,19 @@ def test_small_sections_under_one_path_are_packed_together() -> None:
     ]
 
 
-def test_chunks_never_span_pages_or_heading_paths() -> None:
+def test_chunks_never_span_locators_or_heading_paths() -> None:
     sections = [
-        Section(" ".join(SENTENCES[i : i + 15]), (f"H{i // 15 % 3}",), page=1 + i // 60)
+        Section(" ".join(SENTENCES[i : i + 15]), (f"H{i // 15 % 3}",), page_locator(1 + i // 60))
         for i in range(0, 300, 15)
     ]
     doc = ParsedDocument("Report", sections)
     chunks = chunk(doc, 200)
     for c in chunks:
         numbers = {int(n) for n in re.findall(r"Sentence number (\d+)", c.text)}
-        origin = {(s.page, s.headings) for s in sections for n in numbers if SENTENCES[n] in s.text}
-        assert origin == {(c.page, c.headings)}
+        origin = {
+            (s.locator, s.headings) for s in sections for n in numbers if SENTENCES[n] in s.text
+        }
+        assert origin == {(c.locator, c.headings)}
 
 
 def test_sentences_stay_whole_when_they_fit() -> None:
@@ -119,10 +123,30 @@ def test_table_split_between_rows_with_header_repeated() -> None:
 
 def test_table_without_header_splits_between_rows_only() -> None:
     rows = [f"Revenue segment {i} $ {i * 1234:,} $ {i * 999:,}" for i in range(100)]
-    doc = ParsedDocument("", [Section("\n".join(rows), kind="table", page=2)])
+    doc = ParsedDocument("", [Section("\n".join(rows), kind="table", locator=page_locator(2))])
     chunks = chunk(doc, 80)
     assert [line for c in chunks for line in c.text.split("\n")] == rows
-    assert {c.page for c in chunks} == {2}
+    assert {c.locator for c in chunks} == {page_locator(2)}
+
+
+def test_sheet_chunks_name_the_rows_they_hold() -> None:
+    header = "Item | Amount\n--- | ---"
+    rows = [f"widget {i} | {i * 1000:,}" for i in range(200)]
+    numbers = (3, None, *range(4, 204))  # header on sheet row 3, data rows 4..203
+    sheet = SheetRows("Budget", "B", "C", numbers)
+    section = Section(f"{header}\n" + "\n".join(rows), ("Budget",), Locator("sheet", "Budget"))
+    doc = ParsedDocument("Plan", [replace(section, kind="table", rows=sheet)])
+    chunks = chunk(doc, 96)
+    assert len(chunks) > 3
+    seen: list[int] = []
+    for c in chunks:
+        lines = c.text.split("\n")
+        assert lines[:2] == header.split("\n")  # the header repeated on every chunk
+        held = [4 + rows.index(line) for line in lines[2:]]
+        start = 3 if c is chunks[0] else held[0]  # the first chunk holds the header row
+        assert c.locator == Locator("sheet", f"Budget!B{start}:C{held[-1]}")
+        seen.extend(held)
+    assert seen == list(range(4, 204))
 
 
 def test_giant_word_is_cut_by_characters() -> None:
@@ -180,9 +204,9 @@ def test_pdf_to_chunks_keeps_pages(tmp_path: Path) -> None:
     data = make_pdf(pages, title="Generated")
     doc = load_document(tmp_path / "gen.pdf", data)
     chunks = chunk(doc, 128)
-    assert {c.page for c in chunks} == {1, 2, 3, 4}
+    assert {page_of(c.locator) for c in chunks} == {1, 2, 3, 4}
     for c in chunks:
-        assert c.page is not None and f"number {c.page - 1} " in c.text
+        assert f"number {(page_of(c.locator) or 0) - 1} " in c.text
     assert max(tokens(doc, chunks)) <= 128
 
 

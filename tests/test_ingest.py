@@ -196,16 +196,18 @@ def test_bad_files_are_listed_and_the_rest_is_indexed(settings, docs, counting):
     write(docs / "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not a pdf")
     write(docs / "binary.txt", bytes(range(256)) * 20)
     write(docs / "legacy.txt", "Le café est très chaud: crème brûlée.".encode("cp1252"))
-    write(docs / "image.png", b"\x89PNG\r\n")
+    write(docs / "image.png", b"\x89PNG\r\n")  # truncated
+    write(docs / "archive.zip", b"PK\x03\x04")
     write(docs / ".secret.md", "# hidden")
     write(docs / ".git" / "config.md", "# hidden folder")
     write(docs / "huge.md", "x" * (2 * 2**20))
     report = ingest(settings.model_copy(update={"max_file_mb": 1.0}), docs, embedder=counting)
     failed = {failure.path: failure.error for failure in report.failures}
     skipped = {skip.path: skip.reason for skip in report.skips}
-    assert set(failed) == {"broken.pdf", "binary.txt"}
+    assert set(failed) == {"broken.pdf", "binary.txt", "image.png"}
     assert "pdf" in failed["broken.pdf"].lower() and "binary" in failed["binary.txt"].lower()
-    assert set(skipped) == {"image.png", ".secret.md", ".git/", "huge.md"}
+    assert "image" in failed["image.png"]
+    assert set(skipped) == {"archive.zip", ".secret.md", ".git/", "huge.md"}
     assert "KB_MAX_FILE_MB" in skipped["huge.md"]
     assert report.exit_code == 2
     assert sorted(report.added) == ["guide/page.html", "install.md", "legacy.txt", "notes.txt"]

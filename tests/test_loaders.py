@@ -9,6 +9,7 @@ from helpers import make_pdf
 
 from ingest.document import LoadError, ParsedDocument, Section
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from kb.types import page_of
 
 SEC_DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "sec-10-q" / "docs"
 
@@ -27,10 +28,12 @@ def under(doc: ParsedDocument, text: str) -> Section:
 
 
 def test_supported_suffixes() -> None:
-    expected = {".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".pdf"}
-    assert expected == SUPPORTED_SUFFIXES
+    text = {".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".pdf"}
+    office = {".docx", ".odt", ".pptx", ".odp", ".xlsx", ".xlsm", ".ods", ".csv", ".tsv"}
+    other = {".epub", ".eml", ".mbox", ".ipynb", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+    assert text | office | other | {".webp"} == SUPPORTED_SUFFIXES
     with pytest.raises(LoadError, match="unsupported"):
-        load("notes.docx", "text")
+        load("notes.doc", "text")
 
 
 MARKDOWN = """\
@@ -95,7 +98,7 @@ def test_markdown_title_headings_and_blocks() -> None:
     assert table.headings == ("User Guide", "Install", "Tables")
     assert under(doc, "Quoted").headings == ("User Guide", "Usage")  # h3 popped by h2
     assert under(doc, "Raw").text == "Raw HTML block"
-    assert all(s.page is None for s in doc.sections)
+    assert all(s.locator is None for s in doc.sections)
 
 
 def test_markdown_front_matter_title_and_fallback() -> None:
@@ -279,7 +282,7 @@ def test_pdf_pages_are_one_based_and_tables_grouped() -> None:
     ]
     doc = load("report.pdf", make_pdf(pages, title="Quarterly Report Q3"))
     assert doc.title == "Quarterly Report Q3"
-    assert [(s.page, s.kind) for s in doc.sections] == [
+    assert [(page_of(s.locator), s.kind) for s in doc.sections] == [
         (1, "text"),
         (2, "table"),
         (2, "text"),
@@ -296,8 +299,8 @@ def test_pdf_meaningless_metadata_title_falls_back_to_file_name(meta: str | None
 
 
 def test_pdf_without_text() -> None:
-    with pytest.raises(LoadError, match=r"no extractable text \(scanned images\?\)"):
-        load("scan.pdf", make_pdf([[], []]))
+    with pytest.raises(LoadError, match=r"^no extractable text$"):
+        load("blank.pdf", make_pdf([[], []]))
 
 
 @pytest.mark.parametrize(

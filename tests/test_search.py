@@ -5,8 +5,9 @@ import sqlite3
 import pytest
 
 from ingest.pipeline import ingest
-from kb.catalog import MIGRATIONS, Catalog
+from kb.catalog import Catalog
 from kb.index import KnowledgeIndex
+from kb.schema import MIGRATIONS
 from kb.search import Candidates, FusionMethod, FusionParams, Searcher, fuse
 from kb.types import SearchMode
 
@@ -74,11 +75,11 @@ def test_source_glob_filters_every_mode(searcher):
 def test_hits_carry_their_metadata_and_empty_queries_return_nothing(searcher):
     hit = searcher.search("tomato sauce", k=1)[0]
     assert hit.title == "cooking" and hit.page is None and "forty minutes" in hit.text
-    assert set(hit.to_json()) == {"chunk_id", "source", "title", "page", "heading", "score", "text"}
-    assert (
-        searcher.search("   ", k=5) == []
-        and searcher.search("the of and", mode=SearchMode.LEXICAL) == []
-    )
+    fields = {"chunk_id", "source", "title", "page", "locator", "heading", "score", "text"}
+    assert set(hit.to_json()) == fields
+    assert hit.to_json()["locator"] is None
+    assert searcher.search("   ", k=5) == []
+    assert searcher.search("the of and", mode=SearchMode.LEXICAL) == []
 
 
 def test_convex_fusion_normalises_each_side():

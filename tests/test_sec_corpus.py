@@ -25,15 +25,16 @@ pytestmark = [
 
 def pages_with_chunks(index: KnowledgeIndex, path: str) -> set[int]:
     rows = index.catalog.db.execute(
-        "SELECT DISTINCT c.page FROM chunks c JOIN documents d USING (doc_id) WHERE d.path = ?",
+        "SELECT DISTINCT c.locator_value FROM chunks c JOIN documents d USING (doc_id)"
+        " WHERE d.path = ? AND c.locator_kind = 'page'",
         (path,),
     )
-    return {page for (page,) in rows}
+    return {int(page) for (page,) in rows}
 
 
 def assert_every_page_with_text_is_indexed(index: KnowledgeIndex, pdf: Path) -> None:
     covered = pages_with_chunks(index, pdf.name)
-    with pypdf.apply_configuration(**PDF_LIMITS):
+    with pypdf.apply_configuration(PDF_LIMITS):
         reader = pypdf.PdfReader(io.BytesIO(pdf.read_bytes()))
         missing = set(range(1, len(reader.pages) + 1)) - covered
         assert all(not reader.pages[p - 1].extract_text().strip() for p in missing), pdf.name

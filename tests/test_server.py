@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from server.app import create_app
@@ -115,7 +117,7 @@ def test_token_is_required_when_configured(settings, sample_index, embedder, con
 
 def test_api_status_chunk_and_original_file(client):
     status = client.http.get("/api/status").json()
-    assert status["documents"] == 8 and status["chunks"] > 0
+    assert status["documents"] == 12 and status["chunks"] > 0
     assert status["embedding_model"] == "all-MiniLM-L6-v2" and status["chat_model"] == "offline"
     answer = final_answer(
         client.ask("What is the default of KB_MAX_REQUEST_KB in the release notes?")
@@ -131,6 +133,29 @@ def test_api_status_chunk_and_original_file(client):
     assert original.status_code == 200
     assert original.headers["content-type"] == "application/pdf"
     assert original.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "kind"),
+    [
+        ("What is the default of KB_MAX_ROWS?", "settings-reference.xlsx", "sheet"),
+        ("Which searches did the agent run? Where to look?", "tour.pptx", "slide"),
+        ("Which Debian packages install Tesseract?", "scanned-support-note.png", "page"),
+    ],
+)
+def test_citations_point_into_sheets_slides_and_scans(client, question, source, kind):
+    answer = final_answer(client.ask(question)).item
+    cited = [a["source"] for a in answer["content"][0]["annotations"]]
+    found = next(c for c in cited if c["data"]["source"] == source)
+    locator = found["data"]["locator"]
+    assert locator["kind"] == kind
+    assert found["title"].startswith(f"{source}, {locator['label']}")
+    chunk = client.http.get(f"/api/chunks/{found['data']['chunk_id']}").json()
+    assert chunk["locator"] == locator
+    original = client.http.get(found["data"]["url"])
+    assert original.status_code == 200
+    disposition = original.headers["content-disposition"]
+    assert disposition.startswith("inline" if kind == "page" else "attachment")
 
 
 def test_feedback_is_saved_and_logged(client, settings):

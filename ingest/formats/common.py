@@ -1,8 +1,12 @@
 """Helpers shared by the format parsers."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
-from ingest.document import Section, SectionKind
+from ingest.document import LoadError, ParsedDocument, Section, SectionKind, SkipFile
+from kb.types import Locator
 
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 TITLE_MAX_CHARS = 120
@@ -51,6 +55,42 @@ class HeadingTrail:
 class SectionList(list[Section]):
     """Sections being collected; blank blocks are dropped on the way in."""
 
-    def add(self, text: str, headings: tuple[str, ...], kind: SectionKind = "text") -> None:
+    def add(
+        self,
+        text: str,
+        headings: tuple[str, ...],
+        kind: SectionKind = "text",
+        locator: Locator | None = None,
+    ) -> None:
         if text.strip():
-            self.append(Section(text.strip("\n"), headings, None, kind))
+            self.append(Section(text.strip("\n"), headings, locator, kind))
+
+
+@contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Library errors on malformed input (they raise many types) become one clear reason."""
+    try:
+        yield
+    except (LoadError, SkipFile, RecursionError, MemoryError):
+        raise
+    except Exception as error:
+        raise LoadError(f"corrupt {what}: {str(error) or type(error).__name__}") from error
+
+
+def placed(
+    document: ParsedDocument, headings: tuple[str, ...], locator: Locator | None
+) -> list[Section]:
+    """A nested document's sections (a chapter, an attachment) placed under `headings`."""
+    return [
+        replace(s, headings=(*headings, *s.headings), locator=locator) for s in document.sections
+    ]
+
+
+def pipe_table(rows: list[list[str]]) -> str:
+    """Rows of cells as "a | b" lines, the first one marked as the header ("--- | ---"),
+    the form the chunker repeats at the top of every chunk of a long table."""
+    kept = [[squash(cell) for cell in row] for row in rows if any(map(str.strip, row))]
+    lines = [" | ".join(row) for row in kept]
+    if len(lines) > 1:
+        lines.insert(1, " | ".join("---" for _ in kept[0]))
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ import re
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ingest.document import ParsedDocument
+from ingest.document import ParsedDocument, Section
 from ingest.formats.common import HeadingTrail, SectionList, squash, tidy_lines
 from ingest.formats.html import html_text
 
@@ -16,9 +16,17 @@ _LIST_OPEN = ("bullet_list_open", "ordered_list_open")
 
 def parse_markdown(text: str) -> ParsedDocument:
     text, front_title = _strip_front_matter(text)
+    trail = HeadingTrail()
+    sections = markdown_sections(text, trail)
+    return ParsedDocument(front_title or trail.first or "", sections)
+
+
+def markdown_sections(text: str, trail: HeadingTrail) -> list[Section]:
+    """The blocks of `text` under their heading path; `trail` carries the path on (from one
+    notebook cell to the next)."""
     lines = text.splitlines()
     tokens = MarkdownIt("commonmark").enable("table").enable("strikethrough").parse(text)
-    trail, sections = HeadingTrail(), SectionList()
+    sections = SectionList()
     add = sections.add
     i = 0
     while i < len(tokens):
@@ -40,7 +48,7 @@ def parse_markdown(text: str) -> ParsedDocument:
         if token.type in ("heading_open", "paragraph_open", "table_open"):
             i = _closing(tokens, i)
         i += 1
-    return ParsedDocument(front_title or trail.first or "", list(sections))
+    return list(sections)
 
 
 def _strip_front_matter(text: str) -> tuple[str, str | None]:

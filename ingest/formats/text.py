@@ -5,7 +5,7 @@ import re
 
 import charset_normalizer
 
-from ingest.document import LoadError, Section
+from ingest.document import LoadError, ParsedDocument, Section
 from ingest.formats.common import tidy_lines
 
 # Bytes that never occur in text: C0 controls other than tab, newlines, form feed, escape.
@@ -46,3 +46,7 @@ def text_sections(text: str) -> list[Section]:
     """Paragraphs split on blank lines; line breaks inside a paragraph are kept."""
     blocks = (tidy_lines(block) for block in _BLANK_LINES.split(text.replace("\r\n", "\n")))
     return [Section(block) for block in blocks if block]
+
+
+def parse_text(text: str) -> ParsedDocument:
+    return ParsedDocument("", text_sections(text))

@@ -137,6 +137,25 @@ def test_ask_see_streamed_answer_and_open_a_citation(
     expect(page.get_by_test_id("feedback-up")).to_have_attribute("aria-pressed", "true")
 
 
+def test_a_citation_into_a_slide_deck_shows_the_slide(
+    offline_server: KbServer, open_page: OpenPage, screenshots: Path
+) -> None:
+    page = open_page(offline_server)
+    ask(page, "Which searches did the agent run? Where to look?")
+    wait_answered(page, 1)
+    link = page.get_by_test_id("source-link").filter(has_text="tour.pptx")
+    expect(link.first).to_contain_text(re.compile(r"tour\.pptx, slide \d"))
+    link.first.click()
+    panel = page.get_by_test_id("source-panel")
+    expect(panel.get_by_test_id("source-file")).to_have_text("tour.pptx")
+    expect(panel.get_by_test_id("source-locator")).to_have_text(re.compile(r"^slide \d$"))
+    expect(panel.get_by_test_id("source-passage")).to_contain_text("kb logs")
+    href = panel.get_by_test_id("open-original").get_attribute("href") or ""
+    download = httpx.get(offline_server.url + href)
+    assert download.headers["content-disposition"].startswith("attachment"), download.headers
+    shot(page, screenshots / "06-slide-citation.png")
+
+
 def test_follow_up_reload_and_find_the_thread(
     offline_server: KbServer, open_page: OpenPage, screenshots: Path
 ) -> None:

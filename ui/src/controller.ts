@@ -15,13 +15,21 @@ import type {
   Chunk,
   FeedbackKind,
   KbStatus,
+  Locator,
   ThreadItem,
   ThreadMeta,
   ThreadStreamEvent,
   UserMessageItem,
 } from "./protocol";
 import { type ChatState, applyEvent, emptyChat, lastUserMessage, truncateAfter } from "./reducer";
-import { type SearchHit, citationsOf, indexRecords, originalHref, recordKey } from "./sources";
+import {
+  type SearchHit,
+  citationsOf,
+  indexRecords,
+  originalHref,
+  recordKey,
+  toLocator,
+} from "./sources";
 import { Store } from "./store";
 
 export interface PanelState {
@@ -29,7 +37,7 @@ export interface PanelState {
   n: number | null;
   title: string;
   source: string;
-  page: number | null;
+  locator: Locator | null;
   heading: string | null;
   href: string | null;
   snippet: string | null;
@@ -473,9 +481,9 @@ export class Controller {
         n,
         title: citation.title,
         source: citation.source,
-        page: citation.page,
+        locator: citation.locator,
         heading: citation.heading,
-        href: originalHref(citation.url, citation.page, this.client.accessToken()),
+        href: originalHref(citation.url, citation.locator, this.client.accessToken()),
         snippet: citation.snippet,
         terms: queryTerms(questionBefore(items, index)),
       },
@@ -490,7 +498,7 @@ export class Controller {
         n: null,
         title: hit.label,
         source: hit.source,
-        page: hit.page,
+        locator: hit.locator,
         heading: hit.heading,
         href: null,
         snippet: null,
@@ -512,13 +520,13 @@ export class Controller {
       .chunk(chunkRef, fetcher.signal)
       .then((chunk) => {
         if (this.panelFetch !== fetcher) return;
-        const page = base.page ?? chunk.page ?? null;
+        const locator = base.locator ?? toLocator(chunk.locator, chunk.page);
         const href =
           base.href ??
           (chunk.doc_id
             ? originalHref(
                 `/api/documents/${encodeURIComponent(chunk.doc_id)}/file`,
-                page,
+                locator,
                 this.client.accessToken(),
               )
             : null);
@@ -526,7 +534,7 @@ export class Controller {
           panel: {
             ...base,
             source: chunk.source || base.source,
-            page,
+            locator,
             heading: base.heading ?? chunk.heading ?? null,
             href,
             chunk,

@@ -272,12 +272,21 @@ export interface KbStatus {
   chat_model: string;
 }
 
+/** Where a passage sits in its file: a page, slide, sheet range, chapter, message or cell. */
+export interface Locator {
+  kind: string;
+  value: string;
+  /** What a reader sees: "page 3", "slide 4", "Budget!A12:D40". */
+  label: string;
+}
+
 export interface Chunk {
   chunk_id: string;
   doc_id: string;
   source: string;
   title?: string | null;
   page?: number | null;
+  locator?: Locator | null;
   heading?: string | null;
   text: string;
 }
@@ -296,6 +305,7 @@ export interface SearchResult {
   source: string;
   title?: string;
   page?: number | null;
+  locator?: Locator | null;
   heading?: string | null;
   score: number;
 }

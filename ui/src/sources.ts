@@ -1,5 +1,11 @@
 /** Citations on answers and search hits in workflow tasks, as the UI shows them. */
-import type { AssistantMessageItem, SearchResult, Task, ToolCallRecord } from "./protocol";
+import type {
+  AssistantMessageItem,
+  Locator,
+  SearchResult,
+  Task,
+  ToolCallRecord,
+} from "./protocol";
 
 export interface Citation {
   n: number;
@@ -7,7 +13,7 @@ export interface Citation {
   docId: string | null;
   source: string;
   title: string;
-  page: number | null;
+  locator: Locator | null;
   heading: string | null;
   url: string | null;
   snippet: string | null;
@@ -40,22 +46,34 @@ function toCitation(
     docId: str(data.doc_id),
     source: str(data.source) ?? (source.type === "file" ? source.filename : source.title),
     title: source.title,
-    page: toInt(data.page),
+    locator: toLocator(data.locator, data.page),
     heading: str(data.heading),
     url: str(data.url) ?? (source.type === "url" ? source.url : null),
     snippet: source.description ?? null,
   };
 }
 
+/** A passage's locator from citation or chunk data; a bare `page` (older servers) too. */
+export function toLocator(value: unknown, page: unknown = null): Locator | null {
+  if (value && typeof value === "object") {
+    const data = value as Record<string, unknown>;
+    const kind = str(data.kind);
+    const text = str(data.value);
+    if (kind && text) return { kind, value: text, label: str(data.label) ?? `${kind} ${text}` };
+  }
+  const number = toInt(page);
+  return number === null ? null : { kind: "page", value: String(number), label: `page ${number}` };
+}
+
 /** The link that opens the original document, at its page for a paged file (PDF). */
 export function originalHref(
   url: string | null,
-  page: number | null,
+  locator: Locator | null,
   token: string | null = null,
 ): string | null {
   if (!url) return null;
   const link = token ? `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : url;
-  return page !== null && page !== undefined ? `${link}#page=${page}` : link;
+  return locator?.kind === "page" ? `${link}#page=${locator.value}` : link;
 }
 
 export interface SearchHit {
@@ -63,7 +81,7 @@ export interface SearchHit {
   rank: number;
   chunkId: string;
   source: string;
-  page: number | null;
+  locator: Locator | null;
   heading: string | null;
   /** The score as shown: 4 decimals. */
   score: string;
@@ -130,22 +148,26 @@ export function searchCall(task: Task, record: ToolCallRecord | undefined): Sear
 }
 
 function toHit(result: SearchResult): SearchHit {
-  const page = result.page ?? null;
+  const locator = toLocator(result.locator, result.page);
   const heading = result.heading || null;
   return {
     rank: result.rank,
     chunkId: result.chunk_id,
     source: result.source,
-    page,
+    locator,
     heading,
     score: result.score.toFixed(4),
-    label: passageLabel(result.source, page, heading),
+    label: passageLabel(result.source, locator, heading),
   };
 }
 
-/** "guide.md p.3 — Install > Linux" */
-export function passageLabel(source: string, page: number | null, heading: string | null): string {
-  return `${source}${page !== null ? ` p.${page}` : ""}${heading ? ` — ${heading}` : ""}`;
+/** "guide.md, page 3 — Install > Linux", "tour.pptx, slide 4" */
+export function passageLabel(
+  source: string,
+  locator: Locator | null,
+  heading: string | null,
+): string {
+  return `${source}${locator ? `, ${locator.label}` : ""}${heading ? ` — ${heading}` : ""}`;
 }
 
 function str(value: unknown): string | null {

@@ -73,7 +73,7 @@ describe("App", () => {
     expect(tool.textContent).toContain("2 hits");
     expect(tool.textContent).toContain("12 ms");
     expect($$("search-hit").map((e) => e.textContent)).toEqual([
-      "1guide.md p.3 — Install > Linuxscore 0.0312",
+      "1guide.md, page 3 — Install > Linuxscore 0.0312",
       "2faq.md — Setupscore 0.0150",
     ]);
     expect($$("thread-item").map((e) => e.textContent)).toEqual(["How do I install on Linux?"]);
@@ -96,6 +96,30 @@ describe("App", () => {
       window.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
     });
     expect($("source-panel")).toBeNull();
+  });
+
+  it("shows a citation's slide or sheet range in the answer and in the source panel", async () => {
+    server.locator = { kind: "sheet", value: "Budget!A12:D40", label: "Budget!A12:D40" };
+    await act(() => controller.send("What is the budget?"));
+    expect($("source-link")?.textContent).toContain("plan.xlsx, Budget!A12:D40");
+    await act(() => {
+      $("citation")?.click();
+    });
+    await settle(() => $("source-passage")?.getAttribute("aria-busy") === "false");
+    expect($("source-locator")?.textContent).toBe("Budget!A12:D40");
+    expect($("source-panel")?.textContent).toContain("Location");
+    expect($("open-original")?.getAttribute("href")).toBe("/api/documents/doc1/file");
+  });
+
+  it("opens a cited PDF page at that page", async () => {
+    server.locator = { kind: "page", value: "3", label: "page 3" };
+    await act(() => controller.send("Where is it?"));
+    await act(() => {
+      $("citation")?.click();
+    });
+    await settle(() => $("source-passage")?.getAttribute("aria-busy") === "false");
+    expect($("source-locator")?.textContent).toBe("page 3");
+    expect($("open-original")?.getAttribute("href")).toBe("/api/documents/doc1/file#page=3");
   });
 
   it("disables the composer and offers Stop while an answer streams", async () => {
@@ -139,7 +163,7 @@ describe("App", () => {
     const hits = $$("search-hit");
     expect(hits.map((h) => h.querySelector(".hit-rank")?.textContent)).toEqual(["4", "5"]);
     expect(hits.map((h) => h.querySelector(".hit-title")?.textContent)).toEqual([
-      "guide.md p.3 — Install > Linux",
+      "guide.md, page 3 — Install > Linux",
       "faq.md — Setup",
     ]);
     expect(hits.map((h) => h.querySelector(".hit-score")?.textContent)).toEqual([

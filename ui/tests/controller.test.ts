@@ -176,7 +176,7 @@ describe("Controller", () => {
     const record = controller.state.chat.records[recordKey(workflow.id, 0)];
     const call = searchCall(workflow.workflow.tasks[0], record);
     controller.openHit(call?.results[1] as SearchHit, "install linux");
-    expect(controller.state.panel).toMatchObject({ n: null, source: "faq.md", page: null, heading: "Setup", loading: true });
+    expect(controller.state.panel).toMatchObject({ n: null, source: "faq.md", locator: null, heading: "Setup", loading: true });
     await until(() => controller.state.panel?.loading === false);
     expect(server.calls.at(-1)?.url).toBe("/api/chunks/c%202");
     expect(controller.state.panel).toMatchObject({

@@ -2,6 +2,7 @@
 import type {
   AssistantMessageItem,
   FeedbackKind,
+  Locator,
   SearchTask,
   ThreadItem,
   ThreadStreamEvent,
@@ -62,6 +63,8 @@ export class FakeServer {
   rewordDisplay = false;
   /** The passage number of the search's first hit. */
   firstRank = 1;
+  /** Where the cited passage sits (a slide, a sheet range...); null for unpaged text. */
+  locator: Locator | null = null;
   private n = 0;
   readonly recorder = fakeFetch((req) => this.handle(req));
 
@@ -91,7 +94,14 @@ export class FakeServer {
       const chunkId = decodeURIComponent(chunk[1]);
       const found = CHUNKS[chunkId];
       if (!found) return json({ error: `no passage ${chunkId} in the index` }, 404);
-      return json({ chunk_id: chunkId, doc_id: "doc1", title: "Guide", page: null, ...found });
+      return json({
+        chunk_id: chunkId,
+        doc_id: "doc1",
+        title: "Guide",
+        page: null,
+        locator: this.locator,
+        ...found,
+      });
     }
     const beside = /^\/api\/threads\/([^/]+)\/(tool-calls|feedback)$/.exec(req.url);
     if (beside) return this.besideItems(decodeURIComponent(beside[1]), beside[2]);
@@ -191,7 +201,7 @@ export class FakeServer {
     for (const piece of ["Run the ", "**installer** ", "[1]."]) {
       events.push({ type: "thread.item.updated", item_id: answerId, update: { type: "assistant_message.content_part.text_delta", content_index: 0, delta: piece } });
     }
-    const ann = annotation(1, "c1", 24);
+    const ann = annotation(1, "c1", 24, this.locator);
     if (this.mode === "hang") {
       const partial = assistantItem(answerId, threadId, text, []);
       signal?.addEventListener("abort", () => {

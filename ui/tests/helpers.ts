@@ -1,5 +1,5 @@
 /** Test doubles at the network edge: a scripted fetch that records requests. */
-import type { ThreadStreamEvent, ToolCallRecord } from "../src/protocol";
+import type { Locator, ThreadStreamEvent, ToolCallRecord } from "../src/protocol";
 
 export interface Recorded {
   url: string;
@@ -112,7 +112,9 @@ export function assistantItem(id: string, threadId: string, text = "", annotatio
   } as import("../src/protocol").AssistantMessageItem;
 }
 
-export function annotation(n: number, chunkId: string, index: number, page: number | null = null) {
+const SOURCE_OF: Record<string, string> = { page: "manual.pdf", slide: "deck.pptx", sheet: "plan.xlsx" };
+
+export function annotation(n: number, chunkId: string, index: number, locator: Locator | null = null) {
   return {
     type: "annotation" as const,
     index,
@@ -125,8 +127,9 @@ export function annotation(n: number, chunkId: string, index: number, page: numb
         n,
         chunk_id: chunkId,
         doc_id: "doc1",
-        source: page === null ? "guide.md" : "manual.pdf",
-        page,
+        source: locator ? SOURCE_OF[locator.kind] : "guide.md",
+        page: locator?.kind === "page" ? Number(locator.value) : null,
+        locator,
         heading: "Install > Linux",
         url: "/api/documents/doc1/file",
       },

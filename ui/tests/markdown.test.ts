@@ -12,7 +12,7 @@ function cite(...ns: number[]): Map<number, Citation> {
         docId: "d",
         source: "guide.md",
         title: `guide.md — "Intro" <${n}>`,
-        page: null,
+        locator: null,
         heading: null,
         url: null,
         snippet: null,

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { highlight, queryTerms } from "../src/highlight";
-import { citationsOf, indexRecords, originalHref, recordKey, searchCall } from "../src/sources";
+import { citationsOf, indexRecords, originalHref, recordKey, searchCall, toLocator } from "../src/sources";
 import { annotation, assistantItem, searchRecord, searchWorkflow } from "./helpers";
 
 describe("citations", () => {
-  it("maps data.n to the cited chunk, file, page and heading", () => {
-    const item = assistantItem("a", "t", "x [1] y [2]", [annotation(1, "c1", 5), annotation(2, "c2", 11, 3)]);
+  const page3 = { kind: "page", value: "3", label: "page 3" };
+  const slide4 = { kind: "slide", value: "4", label: "slide 4" };
+  const range = { kind: "sheet", value: "Budget!A12:D40", label: "Budget!A12:D40" };
+
+  it("maps data.n to the cited chunk, file, locator and heading", () => {
+    const item = assistantItem("a", "t", "x [1] y [2]", [annotation(1, "c1", 5), annotation(2, "c2", 11, page3)]);
     const map = citationsOf(item);
     expect([...map.keys()]).toEqual([1, 2]);
     expect(map.get(2)).toEqual({
@@ -14,19 +18,30 @@ describe("citations", () => {
       docId: "doc1",
       source: "manual.pdf",
       title: "guide.md — Install > Linux",
-      page: 3,
+      locator: page3,
       heading: "Install > Linux",
       url: "/api/documents/doc1/file",
       snippet: "Run the installer on Linux",
     });
-    expect(map.get(1)?.page).toBeNull();
+    expect(map.get(1)?.locator).toBeNull();
   });
 
-  it("opens PDFs at their page", () => {
-    expect(originalHref("/api/documents/d/file", 4)).toBe("/api/documents/d/file#page=4");
+  it("reads slide and sheet locators, and a bare page from older servers", () => {
+    const item = assistantItem("a", "t", "[1] [2]", [annotation(1, "c1", 3, slide4), annotation(2, "c2", 7, range)]);
+    const map = citationsOf(item);
+    expect(map.get(1)?.locator).toEqual(slide4);
+    expect(map.get(2)?.locator).toEqual(range);
+    expect(toLocator(null, 5)).toEqual({ kind: "page", value: "5", label: "page 5" });
+    expect(toLocator({ kind: "cell", value: "7" })).toEqual({ kind: "cell", value: "7", label: "cell 7" });
+    expect(toLocator({ kind: "slide" }, null)).toBeNull();
+  });
+
+  it("opens PDFs at their page, other files as they are", () => {
+    expect(originalHref("/api/documents/d/file", { ...page3, value: "4" })).toBe("/api/documents/d/file#page=4");
     expect(originalHref("/api/documents/d/file", null)).toBe("/api/documents/d/file");
-    expect(originalHref(null, 3)).toBeNull();
-    expect(originalHref("/api/documents/d/file", 2, "a b")).toBe(
+    expect(originalHref("/api/documents/d/file", slide4)).toBe("/api/documents/d/file");
+    expect(originalHref(null, page3)).toBeNull();
+    expect(originalHref("/api/documents/d/file", { ...page3, value: "2" }, "a b")).toBe(
       "/api/documents/d/file?token=a%20b#page=2",
     );
   });
@@ -40,8 +55,8 @@ describe("search calls", () => {
     const call = searchCall(reworded, { ...searchRecord("t", "w", 4), arguments: { query: "install linux", source: "*.md" } });
     expect(call).toMatchObject({ query: "install linux", filter: "*.md", ms: 12, loading: false, recorded: true, error: null });
     expect(call?.results).toEqual([
-      { rank: 4, chunkId: "c1", source: "guide.md", page: 3, heading: "Install > Linux", score: "0.0312", label: "guide.md p.3 — Install > Linux" },
-      { rank: 5, chunkId: "c 2", source: "faq.md", page: null, heading: "Setup", score: "0.0150", label: "faq.md — Setup" },
+      { rank: 4, chunkId: "c1", source: "guide.md", locator: { kind: "page", value: "3", label: "page 3" }, heading: "Install > Linux", score: "0.0312", label: "guide.md, page 3 — Install > Linux" },
+      { rank: 5, chunkId: "c 2", source: "faq.md", locator: null, heading: "Setup", score: "0.0150", label: "faq.md — Setup" },
     ]);
   });
 

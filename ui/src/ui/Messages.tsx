@@ -221,7 +221,7 @@ function AssistantMessage({ item, streaming, feedback, controller }: AnswerProps
                   <span class="source-n">{c.n}</span>
                   <span class="source-title">
                     {c.source}
-                    {c.page !== null && ` p.${c.page}`}
+                    {c.locator && `, ${c.locator.label}`}
                     {c.heading && <span class="muted"> — {c.heading}</span>}
                   </span>
                 </button>

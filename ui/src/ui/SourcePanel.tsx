@@ -1,4 +1,5 @@
-/** The passage behind a citation: file, page, heading, text with the question's words marked. */
+/** The passage behind a citation: file, locator (page, slide, sheet range...), heading, and
+ * the text with the question's words marked. */
 import type { JSX } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import type { Controller, PanelState } from "../controller";
@@ -45,10 +46,10 @@ export function SourcePanel({ panel, controller }: { panel: PanelState; controll
         </button>
       </header>
       <dl class="panel-meta">
-        {panel.page !== null && (
+        {panel.locator && (
           <>
-            <dt>Page</dt>
-            <dd data-testid="source-page">{panel.page}</dd>
+            <dt>Location</dt>
+            <dd data-testid="source-locator">{panel.locator.label}</dd>
           </>
         )}
         {panel.heading && (
