@@ -3,20 +3,25 @@
 Results go to stdout (a table, or JSON with `--json`), progress and diagnostics to stderr.
 """
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kb.errors import KBError
 from kb.settings import Settings
 from kb.types import SEARCH_MODES
+
+if TYPE_CHECKING:
+    from ingest.report import IngestReport
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -72,18 +77,25 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
         kb ingest ~/notes --json
     """
     from cli.progress import IngestProgressBar
-    from ingest.pipeline import ingest as run_ingest
+    from cli.remote import ingest_there, server_for
 
     settings = Settings()
+    server = server_for(settings)
     with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
-        report = run_ingest(
-            settings,
-            directory,
-            delete=not no_delete,
-            rebuild=rebuild,
-            dry_run=dry_run,
-            progress=progress,
-        )
+        if server is not None:
+            options = {"delete": not no_delete, "rebuild": rebuild, "dry_run": dry_run}
+            report = ingest_there(server, settings, directory, options, progress, _notice)
+        else:
+            from ingest.pipeline import ingest as run_ingest
+
+            report = run_ingest(
+                settings,
+                directory,
+                delete=not no_delete,
+                rebuild=rebuild,
+                dry_run=dry_run,
+                progress=progress,
+            )
     if as_json:
         print_json(report.to_json())
     else:
@@ -91,7 +103,11 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
     sys.exit(report.exit_code)
 
 
-def _print_ingest_report(report: Any) -> None:
+def _notice(line: str) -> None:
+    err.print(f"[dim]{escape(line)}[/]", highlight=False)
+
+
+def _print_ingest_report(report: "IngestReport") -> None:
     table = Table(title=("Dry run: " if report.dry_run else "") + f"Ingest of {report.root}")
     for name in [*report.counts(), "seconds"]:
         table.add_column(name, justify="right")
@@ -117,10 +133,17 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
     Example:
         kb search "total net sales" --source "*AAPL*" -k 3
     """
-    from cli.service import open_searcher
+    from cli.remote import server_for
 
-    with open_searcher(Settings()) as searcher:
-        hits = searcher.search(query, k=k, mode=mode, source=source)  # type: ignore[arg-type]
+    settings = Settings()
+    server = server_for(settings)
+    if server is not None:
+        hits = server.search(query, k, mode, source)
+    else:
+        from cli.service import open_searcher
+
+        with open_searcher(settings) as searcher:
+            hits = searcher.search(query, k=k, mode=mode, source=source)  # type: ignore[arg-type]
     if as_json:
         print_json([hit.to_json() for hit in hits])
         return
@@ -140,9 +163,18 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
 @fails_cleanly
 def status(as_json: bool) -> None:
     """Show what the knowledge base holds."""
-    from cli.service import index_status
+    from cli.remote import server_for
+    from kb.status import IndexStatus
 
-    info = index_status(Settings())
+    settings = Settings()
+    server = server_for(settings)
+    if server is not None:
+        found = IndexStatus.from_json(server.status())
+    else:
+        from cli.service import index_status
+
+        found = index_status(settings)
+    info = dataclasses.asdict(found)
     if as_json:
         print_json(info)
         return
@@ -168,17 +200,28 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from kb.index import KnowledgeIndex
+    from kb.writer import running_server, writer_lock
     from server.app import create_app
     from server.models import create_model
 
     settings = Settings()
     # Fail here with a clear message, not later inside uvicorn's start-up traceback.
-    KnowledgeIndex.open(settings).close()
+    if running := running_server(settings.data_dir):
+        raise KBError(f"kb serve (pid {running.pid}) already serves this data dir: {running.url}")
+    with writer_lock(settings.data_dir, "kb serve"):
+        KnowledgeIndex.open(settings).close()
     create_model(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     host, port = host or settings.host, port or settings.port
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    app = create_app(settings, url=_loopback_url(host, port))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _loopback_url(host: str, port: int) -> str:
+    """Where CLI commands on this machine reach a server listening on `host`."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @cli.command()

@@ -1,8 +1,10 @@
-"""A rich progress bar for ingest: files, chunks and ETA, on stderr."""
+"""A rich progress bar for ingest: files, chunks, the large file being written, and ETA,
+on stderr."""
 
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,7 +23,7 @@ class IngestProgressBar:
             TextColumn("[bold]Indexing"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("files · {task.fields[chunks]} chunks"),
+            TextColumn("files · {task.fields[chunks]} chunks{task.fields[within]}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -29,7 +31,7 @@ class IngestProgressBar:
             transient=True,
             disable=not enabled,
         )
-        self._task = self._progress.add_task("ingest", total=None, chunks=0)
+        self._task = self._progress.add_task("ingest", total=None, chunks=0, within="")
 
     def __enter__(self) -> "IngestProgressBar":
         self._progress.start()
@@ -48,4 +50,9 @@ class IngestProgressBar:
 
     def advance(self, files: int, chunks: int) -> None:
         self._chunks += chunks
-        self._progress.update(self._task, advance=files, chunks=self._chunks)
+        within = {"within": ""} if files else {}  # a large file in progress is done
+        self._progress.update(self._task, advance=files, chunks=self._chunks, **within)
+
+    def within_file(self, path: str, chunks_done: int, chunks_total: int) -> None:
+        within = f" · {escape(path)}: {chunks_done:,}/{chunks_total:,} chunks"
+        self._progress.update(self._task, within=within)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         "embedded after a change, `kb ingest --rebuild` to all.",
     )
     max_file_mb: float = Field(50.0, description="Files larger than this are skipped.")
+    ingest_batch_chunks: int = Field(
+        256,
+        gt=0,
+        description="Chunks embedded and written to the index per batch; a document with "
+        "more is written in several batches (memory stays bounded) and switched at once.",
+    )
     model: str | None = Field(
         None,
         description="Chat model. Default: `offline` without an API key or base URL, "

@@ -4,6 +4,8 @@ Bad input never reaches the ChatKit stream: the body is size-checked and validat
 the thread or item it names is looked up, before a 200 header is sent.
 """
 
+import asyncio
+import dataclasses
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,27 +24,31 @@ from pydantic import TypeAdapter, ValidationError
 
 from kb.embedder import Embedder
 from kb.settings import Settings
+from kb.status import IndexStatus
 from server.context import RequestContext
-from server.services import ChatServices, open_chat
+from server.errors import HTTPError
+from server.index_api import add_index_routes
+from server.services import ChatServices, open_server
 
 STATIC = Path(__file__).parent / "static"
 REQUEST = TypeAdapter(ChatKitReq)
 MAX_USER_ID = 128
 
 
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-
-
 def create_app(
-    settings: Settings, model: Model | None = None, embedder: Embedder | None = None
+    settings: Settings,
+    model: Model | None = None,
+    embedder: Embedder | None = None,
+    *,
+    url: str | None = None,
 ) -> FastAPI:
+    """`url`: where this server answers, advertised to CLI commands on the data dir."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_chat(settings, model, embedder=embedder) as services:
+        async with open_server(settings, model, embedder=embedder, url=url) as (services, jobs):
             app.state.services = services
+            app.state.jobs = jobs
             yield
 
     app = FastAPI(title="kb", lifespan=lifespan)
@@ -107,17 +113,18 @@ def _api(settings: Settings) -> list[APIRouter]:
     @router.get("/api/status")
     async def status(request: Request) -> dict[str, Any]:
         services = _services(request)
-        documents, chunks = services.index.catalog.counts()
-        return {
-            "documents": documents,
-            "chunks": chunks,
-            "embedding_model": services.index.embedding_model,
-            "chat_model": services.model_name,
-        }
+
+        def read() -> IndexStatus:
+            with services.live.reading() as index:
+                return IndexStatus.of(settings, index.catalog)
+
+        found = await asyncio.to_thread(read)
+        return {**dataclasses.asdict(found), "chat_model": services.model_name}
 
     @router.get("/api/chunks/{chunk_id}")
     async def chunk(chunk_id: str, request: Request) -> dict[str, Any]:
-        row = _services(request).index.catalog.get_chunks([chunk_id]).get(chunk_id)
+        with _services(request).live.reading() as index:
+            row = index.catalog.get_chunks([chunk_id]).get(chunk_id)
         if row is None:
             raise HTTPError(404, f"no passage {chunk_id} in the index")
         return {
@@ -132,7 +139,8 @@ def _api(settings: Settings) -> list[APIRouter]:
 
     @links.get("/api/documents/{doc_id}/file")
     async def document_file(doc_id: str, request: Request) -> FileResponse:
-        record = _services(request).index.catalog.document(doc_id)
+        with _services(request).live.reading() as index:
+            record = index.catalog.document(doc_id)
         if record is None or record.content_hash is None:
             raise HTTPError(404, f"no indexed document {doc_id}")
         root = Path(record.root).resolve()
@@ -146,6 +154,7 @@ def _api(settings: Settings) -> list[APIRouter]:
             path, media_type=media_type, filename=path.name, content_disposition_type="inline"
         )
 
+    add_index_routes(router)
     return [router, links]
 
 

@@ -25,7 +25,7 @@ from chatkit.types import (
     UserMessageItem,
 )
 
-from kb.search import Searcher
+from kb.search import DocumentSearch
 from kb.types import Hit
 from server.agent import KBAgentContext
 from server.context import RequestContext
@@ -44,7 +44,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
         self,
         store: SQLStore,
         agent: Agent[KBAgentContext],
-        searcher: Searcher,
+        searcher: DocumentSearch,
         tool_log: ToolCallLog,
         *,
         history_items: int = 10,

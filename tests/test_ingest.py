@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.pipeline import ingest, ingest_lock
+from ingest.pipeline import ingest
 from kb.embedder import LocalEmbedder
 from kb.errors import KBError
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
 from kb.settings import Settings
+from kb.writer import writer_lock
 
 
 class CountingEmbedder:
@@ -232,7 +233,10 @@ def test_missing_folder_is_a_clear_error(settings, tmp_path, counting):
 
 def test_second_ingest_fails_at_once_while_one_runs(settings, docs, counting):
     sample(docs)
-    with ingest_lock(settings.data_dir), pytest.raises(KBError, match="another `kb ingest`"):
+    with (
+        writer_lock(settings.data_dir, "kb ingest"),
+        pytest.raises(KBError, match=r"`kb ingest` \(pid \d+\) is writing to"),
+    ):
         ingest(settings, docs, embedder=counting)
 
 

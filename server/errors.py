@@ -1,0 +1,6 @@
+class HTTPError(Exception):
+    """An expected failure of a request: answered as {"error": message} with `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
