@@ -55,6 +55,8 @@ logs: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	cd ui && npx tsc --noEmit
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -5,7 +5,6 @@ time to the first assistant text delta and to the end of the stream.
 """
 
 import asyncio
-import json
 import socket
 import subprocess
 import time
@@ -19,8 +18,8 @@ import httpx
 from benchmarks.procs import child_env, kb_command
 from evaluation.metrics import percentile
 from kb.errors import KBError
+from server.client import is_text_delta, question_body, stream_events
 
-TEXT_DELTA = "assistant_message.content_part.text_delta"
 START_TIMEOUT_S = 120
 REQUEST_TIMEOUT_S = 120
 
@@ -70,20 +69,15 @@ async def _phase(
 
 
 async def ask(http: httpx.AsyncClient, question: str) -> Sample:
-    body = {"type": "threads.create", "params": {"input": user_input(question)}}
     started = time.perf_counter()
     first: float | None = None
     error: str | None = None
     try:
-        async with http.stream("POST", "/chatkit", json=body) as response:
-            if response.status_code != 200:
-                error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
-            async for line in response.aiter_lines():
-                event = json.loads(line[6:]) if line.startswith("data: ") else {}
-                if event.get("type") == "error":
-                    error = f"error event: {event}"
-                elif first is None and event.get("update", {}).get("type") == TEXT_DELTA:
-                    first = time.perf_counter()
+        async for event in stream_events(http, question_body(question)):
+            if event["type"] == "error":
+                error = f"error event: {event}"
+            elif first is None and is_text_delta(event):
+                first = time.perf_counter()
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     total = time.perf_counter()
@@ -91,14 +85,6 @@ async def ask(http: httpx.AsyncClient, question: str) -> Sample:
         error = "no text delta in the answer"
     first_ms = None if first is None else (first - started) * 1000
     return Sample(first_ms, (total - started) * 1000, error)
-
-
-def user_input(text: str) -> dict:
-    return {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": [],
-        "inference_options": {},
-    }
 
 
 def chat_stats(samples: list[Sample], seconds: float) -> dict:

@@ -9,7 +9,7 @@ from evaluation.metrics import percentile
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
-from kb.types import SEARCH_MODES, SearchMode
+from kb.types import SearchMode
 from kb.vectors import release_vector_stores
 
 TOP_K = 5
@@ -28,8 +28,8 @@ def open_index(index_dir: Path, embedder: Embedder) -> Iterator[Searcher]:
 
 def bench_search(searcher: Searcher, questions: list[str]) -> dict[str, dict[str, float]]:
     for question in questions[:WARM_UP]:  # model, Chroma segments and SQLite pages loaded
-        searcher.search(question, TOP_K, "hybrid")
-    return {mode: latency_stats(_timed(searcher, questions, mode)) for mode in SEARCH_MODES}
+        searcher.search(question, TOP_K, SearchMode.HYBRID)
+    return {mode: latency_stats(_timed(searcher, questions, mode)) for mode in SearchMode}
 
 
 def _timed(searcher: Searcher, questions: list[str], mode: SearchMode) -> list[float]:

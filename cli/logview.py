@@ -1,18 +1,22 @@
-"""Reading the tool-call log for `kb logs`."""
+"""Reading the tool-call log for `kb logs`, through the record type the server writes."""
 
 import json
 import time
 from pathlib import Path
-from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from server.toollog import ToolCallRecord
 
-def read_records(path: Path, thread: str | None = None, start: int = 0) -> tuple[list[dict], int]:
+
+def read_records(
+    path: Path, thread: str | None = None, start: int = 0
+) -> tuple[list[ToolCallRecord], int]:
     """Records from byte offset `start` (oldest first) and the offset after them.
 
-    Lines that are not valid JSON (a partial last line) are left for the next read.
+    A partial last line is left for the next read; a line that is not a record is skipped.
     """
     if not path.exists():
         return [], start
@@ -24,10 +28,10 @@ def read_records(path: Path, thread: str | None = None, start: int = 0) -> tuple
                 break
             start += len(line)
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+                record = ToolCallRecord.model_validate_json(line)
+            except ValidationError:
                 continue
-            if thread is None or record.get("thread") == thread:
+            if thread is None or record.thread == thread:
                 records.append(record)
     return records, start
 
@@ -48,10 +52,10 @@ def follow_records(out: Console, path: Path, thread: str | None, as_json: bool) 
         return
 
 
-def _show(out: Console, records: list[dict[str, Any]], as_json: bool, header: bool = True) -> None:
+def _show(out: Console, records: list[ToolCallRecord], as_json: bool, header: bool = True) -> None:
     if as_json:
         for record in records:
-            print(json.dumps(record, ensure_ascii=False), flush=True)
+            print(json.dumps(record.model_dump(), ensure_ascii=False), flush=True)
         return
     if not records:
         if header:
@@ -61,19 +65,13 @@ def _show(out: Console, records: list[dict[str, Any]], as_json: bool, header: bo
     for column in ("time", "user", "thread", "query", "hits", "ms", "top result"):
         table.add_column(column)
     for record in records:
-        results = record.get("results") or []
-        top = _where(results[0]) if results else ""
         table.add_row(
-            record.get("time", "")[:19].replace("T", " "),
-            record.get("user", ""),
-            record.get("thread", ""),
-            str(record.get("arguments", {}).get("query", "")),
-            "error" if record.get("error") else str(len(results)),
-            f"{record.get('duration_ms', 0):.0f}",
-            top,
+            record.time[:19].replace("T", " "),
+            record.user,
+            record.thread,
+            record.arguments.query,
+            "error" if record.error else str(len(record.results)),
+            f"{record.duration_ms:.0f}",
+            record.results[0].where() if record.results else "",
         )
     out.print(table)
-
-
-def _where(result: dict[str, Any]) -> str:
-    return result["source"] + (f" p.{result['page']}" if result.get("page") else "")

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from kb.errors import KBError
 from kb.settings import Settings
-from kb.types import SEARCH_MODES
+from kb.types import SearchMode
 
 if TYPE_CHECKING:
     from ingest.report import IngestReport
@@ -122,7 +122,12 @@ def _print_ingest_report(report: "IngestReport") -> None:
 @cli.command()
 @click.argument("query")
 @click.option("-k", "k", default=5, show_default=True, help="Number of results.")
-@click.option("--mode", type=click.Choice(SEARCH_MODES), default="hybrid", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice([mode.value for mode in SearchMode]),
+    default="hybrid",
+    show_default=True,
+)
 @click.option("--source", help="Only documents whose path matches this glob, e.g. '*AAPL*'.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 @fails_cleanly

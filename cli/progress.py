@@ -17,8 +17,8 @@ from rich.progress import (
 
 class IngestProgressBar:
     def __init__(self, console: Console, enabled: bool) -> None:
-        self._enabled = enabled
         self._chunks = 0
+        self._within = ""
         self._progress = Progress(
             TextColumn("[bold]Indexing"),
             BarColumn(),
@@ -50,9 +50,10 @@ class IngestProgressBar:
 
     def advance(self, files: int, chunks: int) -> None:
         self._chunks += chunks
-        within = {"within": ""} if files else {}  # a large file in progress is done
-        self._progress.update(self._task, advance=files, chunks=self._chunks, **within)
+        if files:
+            self._within = ""  # the large file in progress, if any, is done
+        self._progress.update(self._task, advance=files, chunks=self._chunks, within=self._within)
 
     def within_file(self, path: str, chunks_done: int, chunks_total: int) -> None:
-        within = f" · {escape(path)}: {chunks_done:,}/{chunks_total:,} chunks"
-        self._progress.update(self._task, within=within)
+        self._within = f" · {escape(path)}: {chunks_done:,}/{chunks_total:,} chunks"
+        self._progress.update(self._task, within=self._within)

@@ -40,14 +40,16 @@ class ServerClient:
         return f"kb serve (pid {self.record.pid}) at {self.record.url}"
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self._request("GET", "/api/status").read())
+        status: dict[str, Any] = json.loads(self._request("GET", "/api/status").read())
+        return status
 
     def search(self, query: str, k: int, mode: str, source: str | None) -> list[Hit]:
         body = {"query": query, "k": k, "mode": mode, "source": source}
         return [Hit(**hit) for hit in json.loads(self._request("POST", "/api/search", body).read())]
 
     def submit(self, request: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(self._request("POST", "/api/jobs", request).read())
+        job: dict[str, Any] = json.loads(self._request("POST", "/api/jobs", request).read())
+        return job
 
     def follow(self, job_id: str) -> Iterator[dict[str, Any]]:
         """The job's state at each change, until it is finished."""

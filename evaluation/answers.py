@@ -6,8 +6,9 @@ import time
 from evaluation.metrics import evidence_recall, percentile
 from evaluation.sec import Question
 from evaluation.workspace import Workspace
+from server.client import ask_in_process, final_answer
 from server.context import RequestContext
-from server.services import ask, open_chat
+from server.services import open_chat
 
 
 def evaluate_answers(space: Workspace, questions: list[Question]) -> dict:
@@ -21,11 +22,12 @@ async def _evaluate(space: Workspace, questions: list[Question]) -> dict:
     async with open_chat(space.settings, embedder=space.searcher.embedder) as services:
         for question in questions:
             started = time.perf_counter()
-            events = await ask(services.chat, question.text, RequestContext("eval"))
+            events = await ask_in_process(services.chat, question.text, RequestContext("eval"))
             latencies.append((time.perf_counter() - started) * 1000)
             if any(event["type"] == "error" for event in events):
                 errors += 1
-            text, sources = _answer(events)
+            answer = final_answer(events)
+            text, sources = answer.text, answer.cited_sources
             recall = evidence_recall(question.answer, text)
             if recall is not None:
                 recalls.append(recall)
@@ -42,17 +44,3 @@ async def _evaluate(space: Workspace, questions: list[Question]) -> dict:
         "p50_ms": round(percentile(latencies, 50), 1),
         "p95_ms": round(percentile(latencies, 95), 1),
     }
-
-
-def _answer(events: list[dict]) -> tuple[str, list[str]]:
-    """The final answer's text and the source file of each cited passage."""
-    for event in reversed(events):
-        item = event.get("item", {})
-        if event["type"] == "thread.item.done" and item.get("type") == "assistant_message":
-            content = item["content"]
-            text = "".join(part["text"] for part in content)
-            sources = [
-                a["source"]["data"]["source"] for part in content for a in part["annotations"]
-            ]
-            return text, sources
-    return "", []

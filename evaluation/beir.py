@@ -11,7 +11,7 @@ from evaluation.workspace import Workspace, latency_summary, workspace
 from kb.embedder import Embedder
 from kb.errors import KBError
 from kb.settings import Settings
-from kb.types import SEARCH_MODES
+from kb.types import SearchMode
 
 CHUNK_DEPTH = 300  # chunks fetched per query: enough for 100 distinct documents
 
@@ -65,11 +65,11 @@ def evaluate_beir(
     with tempfile.TemporaryDirectory(prefix="kb-corpus-") as corpus:
         write_corpus(folder, Path(corpus))
         with workspace(settings, Path(corpus), embedder, progress) as space:
-            modes = {mode: _evaluate_mode(space, queries, qrels, mode) for mode in SEARCH_MODES}
+            modes = {mode: _evaluate_mode(space, queries, qrels, mode) for mode in SearchMode}
     return {"dataset": folder.name, "split": split, "queries": len(queries), "modes": modes}
 
 
-def _evaluate_mode(space: Workspace, queries: dict, qrels: dict, mode: str) -> dict:
+def _evaluate_mode(space: Workspace, queries: dict, qrels: dict, mode: SearchMode) -> dict:
     totals: dict[str, float] = defaultdict(float)
     latencies: list[float] = []
     for query_id, text in queries.items():

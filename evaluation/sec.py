@@ -11,7 +11,7 @@ from evaluation.metrics import evidence_recall
 from evaluation.workspace import Workspace, latency_summary, workspace
 from kb.embedder import Embedder
 from kb.settings import Settings
-from kb.types import SEARCH_MODES
+from kb.types import SearchMode
 
 TOP_K = 5
 
@@ -48,7 +48,7 @@ def evaluate_sec(
 ) -> dict:
     questions = load_questions(folder)
     with workspace(settings, folder / "docs", embedder, progress) as space:
-        modes = {mode: _evaluate_mode(space, questions, mode) for mode in SEARCH_MODES}
+        modes = {mode: _evaluate_mode(space, questions, mode) for mode in SearchMode}
         result = {"dataset": folder.name, "split": "all", "queries": len(questions), "modes": modes}
         if answers:
             from evaluation.answers import evaluate_answers
@@ -57,7 +57,7 @@ def evaluate_sec(
     return result
 
 
-def _evaluate_mode(space: Workspace, questions: list[Question], mode: str) -> dict:
+def _evaluate_mode(space: Workspace, questions: list[Question], mode: SearchMode) -> dict:
     latencies: list[float] = []
     per_type: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
     for question in questions:

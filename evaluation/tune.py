@@ -12,7 +12,7 @@ from pathlib import Path
 from evaluation.beir import load_qrels, load_queries, rank_documents, write_corpus
 from evaluation.metrics import ndcg_at
 from evaluation.workspace import workspace
-from kb.search import Candidates, FusionParams, fuse
+from kb.search import Candidates, FusionMethod, FusionParams, fuse
 from kb.settings import Settings
 
 DEPTH = 300  # the deepest setting in the grid; shallower ones take a prefix
@@ -20,7 +20,7 @@ DEPTH = 300  # the deepest setting in the grid; shallower ones take a prefix
 
 def grid() -> list[FusionParams]:
     rrf = [
-        FusionParams("rrf", k=k, dense_weight=w, depth=d)
+        FusionParams(FusionMethod.RRF, k=k, dense_weight=w, depth=d)
         for k, w, d in itertools.product(
             (10, 20, 30, 60, 100), (0.6, 0.8, 1.0, 1.25, 1.5), (50, 100, 300)
         )
@@ -28,7 +28,7 @@ def grid() -> list[FusionParams]:
     # The document weight stops at 0.9: a passage's own BM25 keeps a share, so an exact
     # term lifts the passage that has it above the rest of its document.
     convex = [
-        FusionParams("convex", alpha=a / 20, document_weight=w / 10, depth=d)
+        FusionParams(FusionMethod.CONVEX, alpha=a / 20, document_weight=w / 10, depth=d)
         for a, w, d in itertools.product(range(8, 17), range(0, 10), (50, 100, 300))
     ]
     return rrf + convex

@@ -283,7 +283,7 @@ class _BatchWriter:
     def flush(self) -> None:
         if not self._batch:
             return
-        parts = []
+        parts: list[tuple[DocumentRecord, list[NewChunk], Sequence[str]]] = []
         for job, prepared in self._batch:
             record = _record(self._root, job, prepared)
             parts.append((record, _new_chunks(record, prepared), prepared.embedding_texts))

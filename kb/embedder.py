@@ -10,13 +10,16 @@ import sqlite3
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from kb.errors import KBError
 from kb.settings import DEFAULT_EMBEDDING_MODEL, Settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 OPENAI_PREFIX = "openai:"
 QUERY_BATCH = 4  # up to this many texts are embedded on a single thread
@@ -64,14 +67,14 @@ class LocalEmbedder(WordPieceCounter):
         self._threads = os.cpu_count() or 1
 
     @cached_property
-    def _model(self):
+    def _model(self) -> "SentenceTransformer":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped
 
         return SentenceTransformer(str(_minilm_path()), device="cpu")
 
@@ -136,7 +139,8 @@ class OpenAIEmbedder(WordPieceCounter):
                 raise KBError(f"embedding request to {self.name} failed: {error}") from error
             rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
         vectors = np.asarray(rows, dtype=np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        return np.asarray(vectors / norms, dtype=np.float32)
 
 
 def create_embedder(settings: Settings) -> Embedder:
@@ -179,8 +183,6 @@ class CachedEmbedder:
             " model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"
             " PRIMARY KEY (model, hash))"
         )
-        self.hits = 0
-        self.misses = 0
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
@@ -194,8 +196,6 @@ class CachedEmbedder:
             vectors = self.inner.embed([first_text[h] for h in missing])
             self._store(missing, vectors)
             found.update(zip(missing, vectors, strict=True))
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
         return np.stack([found[h] for h in hashes]) if texts else np.zeros((0, 0), np.float32)
 
     def _lookup(self, hashes: set[str]) -> dict[str, np.ndarray]:

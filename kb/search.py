@@ -5,6 +5,7 @@ This is the API the CLI, the evaluation harness and the chat agent's `search_doc
 
 import fnmatch
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -14,6 +15,11 @@ from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
 from kb.types import Hit, SearchMode
 from kb.vectors import vector_ids
+
+
+class FusionMethod(StrEnum):
+    CONVEX = "convex"
+    RRF = "rrf"
 
 
 @dataclass(frozen=True)
@@ -28,13 +34,16 @@ class FusionParams:
     weight / (k + rank); kept as the reference the convex fusion is measured against.
     """
 
-    method: str = "convex"
+    method: FusionMethod = FusionMethod.CONVEX
     k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     alpha: float = 0.65
     document_weight: float = 0.9
     depth: int = 100  # candidates taken from each retriever
+
+    def __post_init__(self) -> None:
+        FusionMethod(self.method)  # an unknown method is an error, never silently RRF
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,11 @@ class DocumentSearch(Protocol):
     """What the chat agent searches with: a Searcher, or the server's LiveSearcher."""
 
     def search(
-        self, query: str, k: int = 5, mode: SearchMode = "hybrid", source: str | None = None
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = SearchMode.HYBRID,
+        source: str | None = None,
     ) -> list[Hit]: ...
 
 
@@ -65,7 +78,11 @@ class Searcher:
         self.fusion = fusion or FusionParams()
 
     def search(
-        self, query: str, k: int = 5, mode: SearchMode = "hybrid", source: str | None = None
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = SearchMode.HYBRID,
+        source: str | None = None,
     ) -> list[Hit]:
         with self.index.catalog.snapshot():
             ranked = self.rank(query, k, mode, source)
@@ -76,12 +93,13 @@ class Searcher:
         self, query: str, k: int, mode: SearchMode, source: str | None = None
     ) -> list[tuple[str, float]]:
         """The best `k` (chunk id, score) pairs that are live in the catalog."""
+        mode = SearchMode(mode)  # an unknown mode is an error, never silently hybrid
         if not query.strip() or k <= 0:
             return []
         doc_ids = self._doc_ids(source) if source else None
-        if mode == "lexical":
+        if mode is SearchMode.LEXICAL:
             return self.index.catalog.lexical_search(query, k, doc_ids)
-        if mode == "dense":
+        if mode is SearchMode.DENSE:
             found, _ = self._dense(self._vector(query), k, doc_ids)
             return found
         candidates = self.candidates(query, max(k, self.fusion.depth), doc_ids)
@@ -104,7 +122,7 @@ class Searcher:
         return Candidates(dense, lexical, document)
 
     def _vector(self, query: str) -> np.ndarray:
-        return self.embedder.embed([query])[0]
+        return np.asarray(self.embedder.embed([query])[0])
 
     def _dense(
         self, vector: np.ndarray, k: int, doc_ids: list[str] | None
@@ -129,7 +147,7 @@ class Searcher:
 def fuse(candidates: Candidates, params: FusionParams) -> list[tuple[str, float]]:
     """Candidates in fused order, best first, with their fused scores."""
     scores = dict.fromkeys(candidates.dense | candidates.lexical, 0.0)
-    if params.method == "convex":
+    if params.method is FusionMethod.CONVEX:
         lexical_share = 1.0 - params.alpha
         sides = (
             (candidates.dense, params.alpha),
@@ -140,11 +158,11 @@ def fuse(candidates: Candidates, params: FusionParams) -> list[tuple[str, float]
             for chunk_id, score in _normalised(side).items():
                 scores[chunk_id] += weight * score
     else:
-        sides = (
+        rankings = (
             (candidates.dense, params.dense_weight),
             (candidates.lexical, params.lexical_weight),
         )
-        for side, weight in sides:
+        for side, weight in rankings:
             ranking = sorted(side, key=side.__getitem__, reverse=True)
             for rank, chunk_id in enumerate(ranking, start=1):
                 scores[chunk_id] += weight / (params.k + rank)

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     )
     max_request_kb: int = Field(512, description="Largest accepted request body, in KiB.")
     history_turns: int = Field(
-        10, description="Recent thread items the chat model sees as history."
+        10,
+        description="Recent thread messages (questions and answers) the chat model sees as "
+        "history.",
     )
     search_top_k: int = Field(5, description="Passages `search_docs` returns by default.")
 

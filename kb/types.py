@@ -1,10 +1,14 @@
 """Plain data shared by ingest, search and the server."""
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from enum import StrEnum
+from typing import Any
 
-SearchMode = Literal["hybrid", "dense", "lexical"]
-SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "lexical")
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class Hit:
     score: float
     text: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("doc_id")
         return data

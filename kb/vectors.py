@@ -7,14 +7,24 @@ window of its text): the first is stored under the chunk id, the others under
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from chromadb.api.collection_configuration import CreateHNSWConfiguration
+    from chromadb.base_types import Where
 
 COLLECTION = "chunks"
 # Chroma's HNSW defaults (16 neighbours, ef 100) missed the true nearest vector for 1-2 of
 # 60 SciFact queries on 35k sentence-window vectors and made dense nDCG@10 vary by 0.01
 # between two builds of one corpus; with these, 0 of 60, at twice the (small) build time.
-HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
+HNSW: "CreateHNSWConfiguration" = {
+    "space": "cosine",
+    "max_neighbors": 32,
+    "ef_construction": 200,
+    "ef_search": 200,
+}
 OVERFETCH = 2  # vectors fetched per chunk wanted: a chunk's windows crowd the top ranks
 
 
@@ -68,14 +78,16 @@ class VectorStore:
         """Up to `limit` (chunk id, cosine similarity of its best vector), best first."""
         if doc_ids == []:
             return []
-        where = {"doc_id": {"$in": doc_ids}} if doc_ids is not None else None
+        # mypy cannot infer Chroma's union of literal-keyed filter dicts from a literal
+        where = cast("Where", {"doc_id": {"$in": doc_ids}}) if doc_ids is not None else None
         result = self._collection.query(  # fewer stored than asked for: returns them all
             query_embeddings=[vector],
             n_results=limit * OVERFETCH,
             where=where,
             include=["distances"],
         )
-        pairs = zip(result["ids"][0], result["distances"][0], strict=True)
+        distances = result["distances"] or [[]]  # asked for, so always present
+        pairs = zip(result["ids"][0], distances[0], strict=True)
         best = _best_per_chunk([(vector_id, 1.0 - distance) for vector_id, distance in pairs])
         return list(best.items())[:limit]  # dicts keep the first, i.e. best, order
 
@@ -93,11 +105,11 @@ class VectorStore:
 
     def close(self) -> None:
         """Release this client; Chroma stops the path's system with its last client."""
-        self._client.close()
+        self._client.close()  # type: ignore[attr-defined]  # on every client, not in ClientAPI
 
 
 def release_vector_stores() -> None:
     """Forget Chroma's per-process clients, before their files are deleted."""
-    from chromadb.api.client import SharedSystemClient
+    from chromadb.api.shared_system_client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()

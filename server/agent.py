@@ -11,10 +11,10 @@ from chatkit.types import SearchTask, URLSource
 from pydantic import Field, SkipValidation
 
 from kb.search import DocumentSearch
-from kb.types import Hit
+from kb.types import Hit, SearchMode
 from server.context import RequestContext
 from server.passages import describe, format_passages
-from server.toollog import ToolCallLog, ToolCallRecord
+from server.toollog import SearchArguments, SearchResult, ToolCallLog, ToolCallRecord
 
 MAX_TOP_K = 20
 
@@ -59,12 +59,16 @@ async def search_docs(
         status_indicator="loading",
     )
     await agent_context.add_workflow_task(task)
-    task_index = len(agent_context.workflow_item.workflow.tasks) - 1  # type: ignore[union-attr]
+    workflow = agent_context.workflow_item
+    assert workflow is not None  # add_workflow_task starts one
+    task_index = len(workflow.workflow.tasks) - 1
     started = time.perf_counter()
     hits: list[Hit] = []
     error = None
     try:
-        hits = await asyncio.to_thread(agent_context.searcher.search, query, k, "hybrid", source)
+        hits = await asyncio.to_thread(
+            agent_context.searcher.search, query, k, SearchMode.HYBRID, source
+        )
     except Exception as exc:  # reported to the model and the log; the turn goes on
         error = f"{type(exc).__name__}: {exc}"
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -73,17 +77,19 @@ async def search_docs(
     await agent_context.update_workflow_task(
         _finished_task(task, hits, first_number, elapsed_ms, error), task_index
     )
-    agent_context.tool_log.write(
-        ToolCallRecord.for_search(
-            context=agent_context,
-            call_id=getattr(ctx, "tool_call_id", None),
-            arguments={"query": query, "top_k": top_k, "source": source},
-            hits=hits,
-            first_number=first_number,
-            duration_ms=elapsed_ms,
-            error=error,
-        )
+    record = ToolCallRecord(
+        time=ToolCallRecord.now(),
+        user=agent_context.request_context.user_id,
+        thread=agent_context.thread.id,
+        workflow_item=workflow.id,
+        task_index=task_index,
+        call_id=getattr(ctx, "tool_call_id", None),
+        arguments=SearchArguments(query=query, top_k=top_k, source=source),
+        duration_ms=round(elapsed_ms, 1),
+        results=[SearchResult.of(n, hit) for n, hit in enumerate(hits, start=first_number)],
+        error=error,
     )
+    await agent_context.tool_log.write(record, agent_context.request_context)
     if error:
         return f"The search failed: {error}"
     return format_passages(hits, first_number)

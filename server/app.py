@@ -113,18 +113,18 @@ def _api(settings: Settings) -> list[APIRouter]:
     @router.get("/api/status")
     async def status(request: Request) -> dict[str, Any]:
         services = _services(request)
-
-        def read() -> IndexStatus:
-            with services.live.reading() as index:
-                return IndexStatus.of(settings, index.catalog)
-
-        found = await asyncio.to_thread(read)
+        found = await asyncio.to_thread(
+            services.live.read, lambda index: IndexStatus.of(settings, index.catalog)
+        )
         return {**dataclasses.asdict(found), "chat_model": services.model_name}
 
     @router.get("/api/chunks/{chunk_id}")
     async def chunk(chunk_id: str, request: Request) -> dict[str, Any]:
-        with _services(request).live.reading() as index:
-            row = index.catalog.get_chunks([chunk_id]).get(chunk_id)
+        live = _services(request).live
+        rows = await asyncio.to_thread(
+            live.read, lambda index: index.catalog.get_chunks([chunk_id])
+        )
+        row = rows.get(chunk_id)
         if row is None:
             raise HTTPError(404, f"no passage {chunk_id} in the index")
         return {
@@ -137,15 +137,34 @@ def _api(settings: Settings) -> list[APIRouter]:
             "text": row.text,
         }
 
+    @router.get("/api/threads/{thread_id}/tool-calls")
+    async def thread_tool_calls(thread_id: str, request: Request) -> dict[str, Any]:
+        """The records of the searches made in one of the caller's threads."""
+        store = _services(request).store
+        try:
+            records = await store.load_tool_calls(thread_id, _context(request))
+        except NotFoundError as error:
+            raise HTTPError(404, str(error)) from None
+        return {"data": [record.model_dump() for record in records]}
+
+    @router.get("/api/threads/{thread_id}/feedback")
+    async def thread_feedback(thread_id: str, request: Request) -> dict[str, Any]:
+        """Item id -> the feedback the caller gave on it, in one of their threads."""
+        store = _services(request).store
+        try:
+            return {"data": await store.load_feedback(thread_id, _context(request))}
+        except NotFoundError as error:
+            raise HTTPError(404, str(error)) from None
+
     @links.get("/api/documents/{doc_id}/file")
     async def document_file(doc_id: str, request: Request) -> FileResponse:
-        with _services(request).live.reading() as index:
-            record = index.catalog.document(doc_id)
+        live = _services(request).live
+        record = await asyncio.to_thread(live.read, lambda index: index.catalog.document(doc_id))
         if record is None or record.content_hash is None:
             raise HTTPError(404, f"no indexed document {doc_id}")
         root = Path(record.root).resolve()
         path = (root / record.path).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
+        if not path.is_relative_to(root) or not await asyncio.to_thread(path.is_file):
             raise HTTPError(404, f"{record.path} is no longer on disk; run `kb ingest`")
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if media_type == "text/html":  # never render an indexed page in our origin
@@ -159,7 +178,8 @@ def _api(settings: Settings) -> list[APIRouter]:
 
 
 def _services(request: Request) -> ChatServices:
-    return request.app.state.services
+    services: ChatServices = request.app.state.services
+    return services
 
 
 def _context(request: Request) -> RequestContext:

@@ -1,6 +1,7 @@
 """The ChatKit server: runs the agent for each user message and turns its [n] citations
 into annotations. Knows nothing of HTTP (see server/app.py)."""
 
+import asyncio
 import json
 import logging
 import re
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import anyio
 import openai
-from agents import Agent, Runner
+from agents import Agent, Runner, TResponseInputItem
 from agents.exceptions import AgentsException
 from chatkit.agents import ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
@@ -18,11 +19,14 @@ from chatkit.types import (
     Annotation,
     AssistantMessageItem,
     EntitySource,
-    FeedbackKind,
+    ThreadItem,
     ThreadItemDoneEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
+)
+from chatkit.types import (
+    FeedbackKind as ChatKitFeedbackKind,
 )
 
 from kb.search import DocumentSearch
@@ -30,13 +34,15 @@ from kb.types import Hit
 from server.agent import KBAgentContext
 from server.context import RequestContext
 from server.passages import describe
-from server.store import SQLStore
+from server.store import FeedbackKind, SQLStore
 from server.toollog import ToolCallLog
 
 logger = logging.getLogger("kb.chat")
 CITATION = re.compile(r"\[(\d+)\]")
 TITLE_LENGTH = 60
 MAX_TURNS = 6
+HISTORY_PAGE = 50  # items read per page while collecting the history's messages
+MESSAGE_TYPES = (UserMessageItem, AssistantMessageItem)
 
 
 class KBChatServer(ChatKitServer[RequestContext]):
@@ -47,15 +53,16 @@ class KBChatServer(ChatKitServer[RequestContext]):
         searcher: DocumentSearch,
         tool_log: ToolCallLog,
         *,
-        history_items: int = 10,
+        history_messages: int = 10,
         default_top_k: int = 5,
         feedback_path: Path | None = None,
     ) -> None:
         super().__init__(store)
+        self.sql_store = store  # the same store, with our additions (feedback, tool calls)
         self.agent = agent
         self.searcher = searcher
         self.tool_log = tool_log
-        self.history_items = history_items
+        self.history_messages = history_messages
         self.default_top_k = default_top_k
         self.feedback_path = feedback_path
 
@@ -90,39 +97,45 @@ class KBChatServer(ChatKitServer[RequestContext]):
             raise CustomStreamError(_readable(error), allow_retry=True) from error
 
     async def handle_stream_cancelled(
-        self, thread: ThreadMetadata, pending_items: list, context: RequestContext
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
     ) -> None:
         # A closed tab cancels the request's scope; shield the save of the partial answer
         # or every await in it is cancelled too and nothing is kept.
         with anyio.CancelScope(shield=True):
             await super().handle_stream_cancelled(thread, pending_items, context)
 
-    async def _history(self, thread: ThreadMetadata, context: RequestContext) -> list:
-        """The newest messages of the thread, oldest first, the new question included."""
-        page = await self.store.load_thread_items(
-            thread.id, None, self.history_items, "desc", context
-        )
-        messages = [
-            item
-            for item in reversed(page.data)
-            if isinstance(item, UserMessageItem | AssistantMessageItem)
-        ]
-        return await HistoryConverter().to_agent_input(messages)
+    async def _history(
+        self, thread: ThreadMetadata, context: RequestContext
+    ) -> list[TResponseInputItem]:
+        """The newest `history_messages` messages of the thread, oldest first, the new
+        question included; workflow and other items do not count."""
+        messages: list[ThreadItem] = []
+        after: str | None = None
+        while len(messages) < self.history_messages:
+            page = await self.store.load_thread_items(
+                thread.id, after, HISTORY_PAGE, "desc", context
+            )
+            messages += [item for item in page.data if isinstance(item, MESSAGE_TYPES)]
+            if not page.has_more or not page.data:
+                break
+            after = page.data[-1].id
+        newest = messages[: self.history_messages]
+        return await HistoryConverter().to_agent_input(list(reversed(newest)))
 
     async def add_feedback(
         self,
         thread_id: str,
         item_ids: list[str],
-        feedback: FeedbackKind,
+        feedback: ChatKitFeedbackKind,
         context: RequestContext,
     ) -> None:
-        await self.store.load_thread(thread_id, context=context)  # NotFound for others
-        await self.store.save_feedback(thread_id, item_ids, feedback, context)
-        record = {"thread": thread_id, "items": item_ids, "kind": feedback, "user": context.user_id}
-        logger.info("feedback %s", json.dumps(record))
+        kind = FeedbackKind(feedback)
+        await self.sql_store.save_feedback(thread_id, item_ids, kind, context)  # NotFound: others'
+        record = {"thread": thread_id, "items": item_ids, "kind": kind, "user": context.user_id}
+        line = json.dumps(record)
+        logger.info("feedback %s", line)
         if self.feedback_path:
-            with self.feedback_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+            await asyncio.to_thread(_append_line, self.feedback_path, line)
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -133,9 +146,16 @@ class HistoryConverter(ThreadItemConverter):
     lose every follow-up.
     """
 
-    async def assistant_message_to_input(self, item: AssistantMessageItem) -> dict:
+    async def assistant_message_to_input(
+        self, item: AssistantMessageItem
+    ) -> TResponseInputItem | None:
         text = "".join(part.text for part in item.content)
         return {"type": "message", "role": "assistant", "content": text}
+
+
+def _append_line(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
 
 
 def add_citations(item: AssistantMessageItem, passages: list[Hit]) -> None:

@@ -31,7 +31,7 @@ class SearchRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=4000)
     k: int = Field(5, ge=1, le=1000)
-    mode: SearchMode = "hybrid"
+    mode: SearchMode = SearchMode.HYBRID
     source: str | None = Field(None, max_length=1000)
 
 
@@ -105,8 +105,10 @@ def _from_this_machine(request: Request) -> None:
 
 
 def _services(request: Request) -> ChatServices:
-    return request.app.state.services
+    services: ChatServices = request.app.state.services
+    return services
 
 
 def _jobs(request: Request) -> JobRunner:
-    return request.app.state.jobs
+    jobs: JobRunner = request.app.state.jobs
+    return jobs

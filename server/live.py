@@ -7,15 +7,18 @@ two.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from kb.embedder import Embedder
 from kb.generations import activate, remove_inactive
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
 from kb.types import Hit, SearchMode
+
+T = TypeVar("T")
 
 
 class LiveIndex:
@@ -41,6 +44,11 @@ class LiveIndex:
                 self._readers[id(index)] -= 1
                 self._changed.notify_all()
 
+    def read(self, use: Callable[[KnowledgeIndex], T]) -> T:
+        """`use(index)` on the live index (for asyncio.to_thread)."""
+        with self.reading() as index:
+            return use(index)
+
     def replace(self, rebuilt: KnowledgeIndex) -> None:
         activate(self._root, rebuilt.directory)
         with self._changed:
@@ -62,7 +70,11 @@ class LiveSearcher:
         self.embedder = embedder
 
     def search(
-        self, query: str, k: int = 5, mode: SearchMode = "hybrid", source: str | None = None
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = SearchMode.HYBRID,
+        source: str | None = None,
     ) -> list[Hit]:
         with self.live.reading() as index:
             return Searcher(index, self.embedder).search(query, k, mode, source)

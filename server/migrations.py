@@ -80,6 +80,24 @@ def m002_feedback(conn: Connection) -> None:
     md.create_all(conn)
 
 
+@migration
+def m003_tool_calls(conn: Connection) -> None:
+    # The records of the tool calls made in a thread, for the UI's search details; `data` is
+    # the record's JSON (server.toollog.ToolCallRecord).
+    md = MetaData()
+    calls = Table(
+        "tool_calls",
+        md,
+        Column("user_id", String(255), primary_key=True),
+        Column("thread_id", String(255), primary_key=True),
+        Column("id", String(255), primary_key=True),
+        Column("created_at", String(32), nullable=False),
+        Column("data", Text, nullable=False),
+    )
+    Index("tool_calls_thread_created", calls.c.thread_id, calls.c.created_at)
+    md.create_all(conn)
+
+
 def apply_migrations(conn: Connection) -> list[str]:
     """Apply every migration not yet recorded; return the names applied (empty: no-op)."""
     table = _migrations_table(MetaData())

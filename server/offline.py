@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from agents import Model, ModelResponse, Usage
+from agents import Model, ModelResponse, TResponseInputItem, Usage
 from agents.testing import assistant_message, function_call
 from openai.types.responses import (
     Response,
@@ -33,6 +33,8 @@ from openai.types.responses.response_usage import InputTokensDetails, OutputToke
 from kb.lexical import query_terms
 from server.passages import parse_passages
 
+ModelInput = str | list[TResponseInputItem]
+JSON = dict[str, Any]
 SEARCH_TOOL = "search_docs"
 NOTHING_FOUND = (
     "I couldn't find anything about that in the knowledge base. "
@@ -58,25 +60,28 @@ ROW = re.compile(r"\||^([-*•]|\d+[.)])\s|\d[\d,.]*%?\)?$")  # table row, list 
 class OfflineModel(Model):
     name = "offline"
 
-    async def get_response(self, system_instructions, input, *args: Any, **kwargs: Any):
+    async def get_response(
+        self, system_instructions: str | None, input: ModelInput, *args: Any, **kwargs: Any
+    ) -> ModelResponse:
         item = _next_output(_as_items(input))
         return ModelResponse(output=[item], usage=Usage(), response_id=None)
 
     async def stream_response(
-        self, system_instructions, input, *args: Any, **kwargs: Any
+        self, system_instructions: str | None, input: ModelInput, *args: Any, **kwargs: Any
     ) -> AsyncIterator[Any]:
         item = _next_output(_as_items(input))
         for event in _stream_events(item):
             yield event
 
 
-def _as_items(input: str | list) -> list[dict]:
+def _as_items(input: ModelInput) -> list[JSON]:
     if isinstance(input, str):
         return [{"role": "user", "content": input}]
-    return [i if isinstance(i, dict) else i.model_dump() for i in input]
+    items: list[Any] = list(input)  # TypedDicts, or SDK models in some runner paths
+    return [i if isinstance(i, dict) else i.model_dump() for i in items]
 
 
-def _next_output(items: list[dict]) -> Any:
+def _next_output(items: list[JSON]) -> Any:
     questions = [_text(i) for i in items if i.get("role") == "user"]
     last_user = max((n for n, i in enumerate(items) if i.get("role") == "user"), default=-1)
     results = [i for i in items[last_user + 1 :] if i.get("type") == "function_call_output"]
@@ -162,7 +167,7 @@ def _stem(word: str) -> str:
     return word
 
 
-def _text(item: dict) -> str:
+def _text(item: JSON) -> str:
     content = item.get("content", "")
     if isinstance(content, str):
         return content
@@ -236,7 +241,7 @@ def _text_events(item_id: str, text: str, seq: Iterable[int]) -> Iterable[Any]:
     )
 
 
-def _response(output: list) -> Response:
+def _response(output: list[Any]) -> Response:
     return Response(
         id=_id("resp"),
         created_at=time.time(),

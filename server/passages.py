@@ -11,7 +11,6 @@ HEADER = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 @dataclass(frozen=True)
 class Passage:
     number: int
-    header: str
     text: str
 
 
@@ -37,5 +36,5 @@ def parse_passages(text: str) -> list[Passage]:
     ends = [following.start() for following in headers[1:]] + [len(text)]
     for current, end in zip(headers, ends, strict=False):
         body = text[current.end() : end].strip()
-        passages.append(Passage(int(current.group(1)), current.group(2), body))
+        passages.append(Passage(int(current.group(1)), body))
     return passages

@@ -2,7 +2,6 @@
 and the server's role as the data dir's one writer (`open_server`)."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from kb.settings import Settings
 from kb.writer import advertise, writer_lock
 from server.agent import build_agent
 from server.chat import KBChatServer
-from server.context import RequestContext
 from server.jobs import IngestRequest, JobRunner, Work
 from server.live import LiveIndex, LiveSearcher
 from server.models import configure_tracing, create_model
@@ -28,9 +26,8 @@ from server.store import SQLStore, default_database_url, open_store
 from server.toollog import ToolCallLog
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChatServices:
-    settings: Settings
     live: LiveIndex
     searcher: LiveSearcher
     store: SQLStore
@@ -64,13 +61,13 @@ async def open_chat(
         store,
         build_agent(model),
         searcher,
-        ToolCallLog(settings.logs_dir / "tool_calls.jsonl"),
-        history_items=settings.history_turns,
+        ToolCallLog(settings.logs_dir / "tool_calls.jsonl", store),
+        history_messages=settings.history_turns,
         default_top_k=settings.search_top_k,
         feedback_path=settings.logs_dir / "feedback.jsonl",
     )
     try:
-        yield ChatServices(settings, live, searcher, store, chat, str(model_name))
+        yield ChatServices(live, searcher, store, chat, str(model_name))
     finally:
         await store.close()
         live.close()
@@ -104,24 +101,3 @@ def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Wor
         return ingest_into(live, settings, root, options, progress, embedder)
 
     return work
-
-
-async def ask(chat: KBChatServer, question: str, context: RequestContext) -> list[dict]:
-    """Send one question in a new thread through the ChatKit protocol; the decoded events."""
-    request = {
-        "type": "threads.create",
-        "params": {
-            "input": {
-                "content": [{"type": "input_text", "text": question}],
-                "attachments": [],
-                "inference_options": {},
-            }
-        },
-    }
-    result = await chat.process(json.dumps(request), context)
-    events = []
-    async for chunk in result:  # type: ignore[union-attr]
-        for line in chunk.decode().splitlines():
-            if line.startswith("data: "):
-                events.append(json.loads(line[6:]))
-    return events

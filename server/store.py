@@ -5,7 +5,10 @@ Models are stored as their pydantic JSON; only the columns needed to scope, orde
 user: another user's rows are invisible (NotFoundError), never returned or overwritten.
 """
 
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from server.context import RequestContext
 from server.migrations import apply_migrations
+from server.toollog import ToolCallRecord
 
 # The live schema, kept in step with server.migrations (which owns creating it).
 _md = MetaData()
@@ -68,6 +72,22 @@ feedback = Table(
     Column("kind", String(16), nullable=False),
     Column("created_at", String(32), nullable=False),
 )
+
+tool_calls = Table(
+    "tool_calls",
+    _md,
+    Column("user_id", String(255), primary_key=True),
+    Column("thread_id", String(255), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("created_at", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+
+class FeedbackKind(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
 
 _item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 _attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
@@ -120,7 +140,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _upsert(conn: AsyncConnection, table: Table, values: dict[str, str]) -> Any:
     """INSERT ... ON CONFLICT (primary key) DO UPDATE, for the dialects we support."""
-    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    dialects: dict[str, Callable[[Table], sqlite.Insert | postgresql.Insert]] = {
+        "sqlite": sqlite.insert,
+        "postgresql": postgresql.insert,
+    }
     insert = dialects.get(conn.dialect.name)
     if insert is None:
         raise NotImplementedError(f"no upsert for the {conn.dialect.name} dialect")
@@ -195,7 +218,9 @@ class SQLStore(Store[RequestContext]):
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(delete(items).where(_thread_items(context, thread_id)))
+            for table in (items, feedback, tool_calls):
+                mine = and_(table.c.user_id == context.user_id, table.c.thread_id == thread_id)
+                await conn.execute(delete(table).where(mine))
             await conn.execute(delete(threads).where(_thread_row(context, thread_id)))
 
     # Items
@@ -275,7 +300,7 @@ class SQLStore(Store[RequestContext]):
     # Feedback (not part of the Store contract: the server's add_feedback saves it here)
 
     async def save_feedback(
-        self, thread_id: str, item_ids: list[str], kind: str, context: RequestContext
+        self, thread_id: str, item_ids: list[str], kind: FeedbackKind, context: RequestContext
     ) -> None:
         now = sort_key(datetime.now(UTC))
         async with self.engine.begin() as conn:
@@ -285,17 +310,45 @@ class SQLStore(Store[RequestContext]):
                     "user_id": context.user_id,
                     "thread_id": thread_id,
                     "item_id": item_id,
-                    "kind": kind,
+                    "kind": FeedbackKind(kind).value,
                     "created_at": now,
                 }
                 await conn.execute(_upsert(conn, feedback, row))
 
-    async def load_feedback(self, thread_id: str, context: RequestContext) -> dict[str, str]:
-        """item id -> "positive" | "negative" for one thread."""
+    async def load_feedback(
+        self, thread_id: str, context: RequestContext
+    ) -> dict[str, FeedbackKind]:
+        """item id -> the feedback given on it, for one thread of the caller's."""
         scope = and_(feedback.c.user_id == context.user_id, feedback.c.thread_id == thread_id)
         async with self.engine.connect() as conn:
+            await _require_thread(conn, context, thread_id)
             rows = await conn.execute(select(feedback.c.item_id, feedback.c.kind).where(scope))
-        return {item_id: kind for item_id, kind in rows}
+        return {item_id: FeedbackKind(kind) for item_id, kind in rows}
+
+    # Tool calls (not part of the Store contract: the search tool records them here)
+
+    async def save_tool_call(self, record: ToolCallRecord, context: RequestContext) -> None:
+        row = {
+            "user_id": context.user_id,
+            "thread_id": record.thread,
+            "id": record.call_id or uuid.uuid4().hex,
+            "created_at": record.time,
+            "data": record.model_dump_json(),
+        }
+        async with self.engine.begin() as conn:
+            await _require_thread(conn, context, record.thread)
+            await conn.execute(_upsert(conn, tool_calls, row))
+
+    async def load_tool_calls(
+        self, thread_id: str, context: RequestContext
+    ) -> list[ToolCallRecord]:
+        """The tool calls made in one thread of the caller's, oldest first."""
+        scope = and_(tool_calls.c.user_id == context.user_id, tool_calls.c.thread_id == thread_id)
+        query = select(tool_calls.c.data).where(scope).order_by(tool_calls.c.created_at)
+        async with self.engine.connect() as conn:
+            await _require_thread(conn, context, thread_id)
+            rows = await conn.scalars(query)
+            return [ToolCallRecord.model_validate_json(data) for data in rows]
 
 
 def _thread_row(context: RequestContext, thread_id: str) -> ColumnElement[bool]:

@@ -1,83 +1,103 @@
-"""Every tool call as one JSON line in `data/logs/tool_calls.jsonl`, and one readable
-console line."""
+"""The one record of a tool call, and where it goes: a JSON line in
+`data/logs/tool_calls.jsonl` (for `kb logs`), a row in the chat database (for the UI, through
+`GET /api/threads/{id}/tool-calls`) and one readable console line.
 
+The UI reads these records, never the display text of the workflow task that shows the call:
+a task is matched to its record by (workflow item id, task index).
+"""
+
+import asyncio
 import datetime as dt
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
 
 from kb.types import Hit
 
+if TYPE_CHECKING:
+    from server.context import RequestContext
+    from server.store import SQLStore
+
 logger = logging.getLogger("kb.tools")
 
+SEARCH_TOOL = "search_docs"
 
-@dataclass(frozen=True)
-class ToolCallRecord:
-    time: str
-    user: str
-    thread: str
-    call_id: str | None
-    tool: str
-    arguments: dict[str, Any]
-    duration_ms: float
-    results: list[dict[str, Any]]
-    error: str | None
+
+class SearchArguments(BaseModel):
+    query: str
+    top_k: int | None = None
+    source: str | None = None
+
+
+class SearchResult(BaseModel):
+    """One passage a search returned; `rank` is the number the model cites it by."""
+
+    rank: int
+    chunk_id: str
+    source: str
+    title: str = ""
+    page: int | None = None
+    heading: str = ""
+    score: float
 
     @classmethod
-    def for_search(
-        cls,
-        *,
-        context: Any,
-        call_id: str | None,
-        arguments: dict[str, Any],
-        hits: list[Hit],
-        first_number: int,
-        duration_ms: float,
-        error: str | None,
-    ) -> "ToolCallRecord":
+    def of(cls, rank: int, hit: Hit) -> "SearchResult":
         return cls(
-            time=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            user=context.request_context.user_id,
-            thread=context.thread.id,
-            call_id=call_id,
-            tool="search_docs",
-            arguments=arguments,
-            duration_ms=round(duration_ms, 1),
-            results=[
-                {
-                    "rank": number,
-                    "chunk_id": hit.chunk_id,
-                    "source": hit.source,
-                    "page": hit.page,
-                    "score": hit.score,
-                }
-                for number, hit in enumerate(hits, start=first_number)
-            ],
-            error=error,
+            rank=rank,
+            chunk_id=hit.chunk_id,
+            source=hit.source,
+            title=hit.title,
+            page=hit.page,
+            heading=hit.heading,
+            score=hit.score,
         )
 
+    def where(self) -> str:
+        return self.source + (f" p.{self.page}" if self.page else "")
+
+
+class ToolCallRecord(BaseModel):
+    time: str  # ISO 8601, UTC
+    user: str
+    thread: str
+    workflow_item: str | None = None  # the workflow item whose task shows this call
+    task_index: int | None = None  # the task's position in that workflow
+    call_id: str | None
+    tool: str = SEARCH_TOOL
+    arguments: SearchArguments
+    duration_ms: float
+    results: list[SearchResult]
+    error: str | None
+
+    @staticmethod
+    def now() -> str:
+        return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
     def summary(self) -> str:
-        top = ", ".join(
-            r["source"] + (f" p.{r['page']}" if r["page"] else "") for r in self.results[:3]
-        )
+        top = ", ".join(result.where() for result in self.results[:3])
         outcome = f"error: {self.error}" if self.error else f"{len(self.results)} hits [{top}]"
         return (
-            f"{self.tool}({json.dumps(self.arguments['query'], ensure_ascii=False)}) "
+            f"{self.tool}({json.dumps(self.arguments.query, ensure_ascii=False)}) "
             f"user={self.user} thread={self.thread} {self.duration_ms:.0f} ms -> {outcome}"
         )
 
 
 class ToolCallLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, store: "SQLStore") -> None:
         self.path = path
+        self.store = store
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
-    def write(self, record: ToolCallRecord) -> None:
-        line = json.dumps(asdict(record), ensure_ascii=False)
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+    async def write(self, record: ToolCallRecord, context: "RequestContext") -> None:
+        await asyncio.to_thread(self._append, record)
+        await self.store.save_tool_call(record, context)
         logger.info(record.summary())
+
+    def _append(self, record: ToolCallRecord) -> None:
+        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(record.model_dump_json() + "\n")

@@ -1,7 +1,6 @@
-"""A real server on a loopback port, and a small ChatKit client for tests."""
+"""A real server on a loopback port, and the sample index, for tests."""
 
 import itertools
-import json
 import os
 import shutil
 import socket
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 
 from ingest.pipeline import ingest
 from kb.settings import Settings
+from server.client import ChatClient
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DOCS = REPO / "data" / "docs"
@@ -51,45 +51,6 @@ class LiveServer:
         return f"http://127.0.0.1:{port}"
 
 
-def user_input(text: str) -> dict[str, Any]:
-    return {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": [],
-        "inference_options": {},
-    }
-
-
-class ChatClient:
-    def __init__(self, base_url: str, user: str = "local", token: str | None = None) -> None:
-        headers = {"X-KB-User": user}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=60)
-
-    def request(self, request_type: str, **params: Any) -> httpx.Response:
-        return self.http.post("/chatkit", json={"type": request_type, "params": params})
-
-    def stream(self, request_type: str, **params: Any) -> list[dict[str, Any]]:
-        response = self.request(request_type, **params)
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith("text/event-stream")
-        return [
-            json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
-        ]
-
-    def ask(self, question: str, thread_id: str | None = None) -> list[dict[str, Any]]:
-        if thread_id is None:
-            return self.stream("threads.create", input=user_input(question))
-        return self.stream(
-            "threads.add_user_message", thread_id=thread_id, input=user_input(question)
-        )
-
-    def items(self, thread_id: str) -> list[dict[str, Any]]:
-        response = self.request("items.list", thread_id=thread_id, order="asc", limit=100)
-        assert response.status_code == 200, response.text
-        return response.json()["data"]
-
-
 def ingest_sample(settings: Settings, embedder: Any, docs: Path = SAMPLE_DOCS) -> None:
     report = ingest(settings, docs, embedder=embedder)
     assert report.exit_code == 0, report.failures
@@ -97,26 +58,6 @@ def ingest_sample(settings: Settings, embedder: Any, docs: Path = SAMPLE_DOCS) -
 
 def copy_index(source: Path, target: Path) -> None:
     shutil.copytree(source, target, dirs_exist_ok=True)
-
-
-def thread_id_of(events: list[dict[str, Any]]) -> str:
-    return next(e["thread"]["id"] for e in events if e["type"] == "thread.created")
-
-
-def final_answer(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return [
-        e["item"]
-        for e in events
-        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
-    ][-1]
-
-
-def search_tasks(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    tasks = []
-    for event in events:
-        if event["type"] == "thread.item.done" and event["item"]["type"] == "workflow":
-            tasks += event["item"]["workflow"]["tasks"]
-    return tasks
 
 
 def kb_env(data_dir: Path, **settings: str) -> dict[str, str]:

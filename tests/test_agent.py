@@ -17,17 +17,19 @@ from kb.errors import KBError
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
 from kb.settings import Settings
+from kb.types import SearchMode
 from server.app import create_app
-from tests.fake_openai import FakeOpenAI, Reply
-from tests.serving import (
+from server.client import (
     ChatClient,
-    LiveServer,
-    copy_index,
+    SSEDecoder,
     final_answer,
+    is_text_delta,
+    question_body,
     search_tasks,
     thread_id_of,
-    user_input,
 )
+from tests.fake_openai import FakeOpenAI, Reply
+from tests.serving import LiveServer, copy_index
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ def test_scripted_model_searches_then_cites(indexed, embedder):
     )
     assert tool_output["output"].startswith("[1] ")
     assert len(search_tasks(events)[0]["sources"]) == 3
-    annotations = final_answer(events)["content"][0]["annotations"]
+    annotations = final_answer(events).item["content"][0]["annotations"]
     assert [a["source"]["data"]["n"] for a in annotations] == [1]  # [9] was never a passage
     record = json.loads((indexed.logs_dir / "tool_calls.jsonl").read_text().splitlines()[-1])
     assert record["call_id"] == "call_1" and record["arguments"]["top_k"] == 3
@@ -86,8 +88,8 @@ def test_chat_completions_server_streams_tool_call_then_answer(indexed, embedder
         second = client.ask("And how do I require a token?", thread_id=thread)
         client.http.close()
     assert status["chat_model"] == "fake-llm"
-    assert final_answer(first)["content"][0]["text"].startswith("Set KB_DATABASE_URL")
-    assert final_answer(first)["content"][0]["annotations"]
+    assert final_answer(first).item["content"][0]["text"].startswith("Set KB_DATABASE_URL")
+    assert final_answer(first).item["content"][0]["annotations"]
     chats = [r["body"] for r in fake.requests if r["path"].endswith("/chat/completions")]
     assert chats[0]["model"] == "fake-llm" and chats[0]["stream"] is True
     assert any(
@@ -98,8 +100,33 @@ def test_chat_completions_server_streams_tool_call_then_answer(indexed, embedder
     assert history[0] == ("user", "How do I run kb on PostgreSQL?")
     assert history[1] == ("assistant", "Set KB_DATABASE_URL to a postgresql+asyncpg URL [1].")
     assert history[-1] == ("user", "And how do I require a token?")
-    cited = [a["source"]["data"]["n"] for a in final_answer(second)["content"][0]["annotations"]]
+    cited = [
+        a["source"]["data"]["n"] for a in final_answer(second).item["content"][0]["annotations"]
+    ]
     assert cited == [2]  # 5 passages this turn: [7] names none, so it is no source
+
+
+def test_history_counts_messages_not_thread_items(indexed, embedder, fake):
+    """KB_HISTORY_TURNS=3: the third question is sent with the 3 newest messages, however
+    many workflow items (one per search) sit between them."""
+    questions = ["How do I install kb?", "Which formats are read?", "How do I serve it?"]
+    fake.replies = [
+        reply
+        for n in range(3)
+        for reply in (Reply(tool_call=("search_docs", {"query": f"q{n}"})), Reply(text=f"A{n}."))
+    ]
+    settings = indexed.model_copy(
+        update={"model_base_url": fake.base_url, "model": "fake-llm", "history_turns": 3}
+    )
+    with serve(settings, embedder) as server:
+        client = ChatClient(server.url)
+        thread = thread_id_of(client.ask(questions[0]))
+        for question in questions[1:]:
+            client.ask(question, thread_id=thread)
+        client.http.close()
+    chats = [r["body"] for r in fake.requests if r["path"].endswith("/chat/completions")]
+    third = [(m["role"], _text(m)) for m in chats[4]["messages"] if m["role"] != "system"]
+    assert third == [("user", questions[1]), ("assistant", "A1."), ("user", questions[2])]
 
 
 def test_provider_failure_is_readable_and_retry_works(indexed, embedder, fake):
@@ -120,7 +147,7 @@ def test_provider_failure_is_readable_and_retry_works(indexed, embedder, fake):
             "threads.retry_after_item", thread_id=thread, item_id=question["id"]
         )
         client.http.close()
-    assert final_answer(retried)["content"][0]["text"].startswith("Markdown")
+    assert final_answer(retried).item["content"][0]["text"].startswith("Markdown")
 
 
 def test_unreachable_model_server(indexed, embedder):
@@ -144,18 +171,16 @@ def test_closed_tab_keeps_the_partial_answer(indexed, embedder, fake):
     ]
     settings = indexed.model_copy(update={"model_base_url": fake.base_url, "model": "fake-llm"})
     with serve(settings, embedder) as server:
-        body = {"type": "threads.create", "params": {"input": user_input("Tell me about ingest")}}
-        thread = None
+        body = question_body("Tell me about ingest")
+        thread, decoder = None, SSEDecoder()
         with httpx.stream("POST", f"{server.url}/chatkit", json=body, timeout=30) as response:
-            for line in response.iter_lines():
-                event = json.loads(line[6:]) if line.startswith("data: ") else {}
-                if event.get("type") == "thread.created":
+            events = (event for part in response.iter_bytes() for event in decoder.feed(part))
+            for event in events:
+                if event["type"] == "thread.created":
                     thread = event["thread"]["id"]
-                if (
-                    event.get("update", {}).get("type")
-                    == "assistant_message.content_part.text_delta"
-                ):
+                if is_text_delta(event):
                     break  # the user closes the tab mid-answer
+        assert thread is not None
         client = ChatClient(server.url)
         for _ in range(50):
             saved = [i for i in client.items(thread) if i["type"] == "assistant_message"]
@@ -181,7 +206,7 @@ def test_openai_compatible_embeddings_backend(settings, docs, fake):
     assert len(embedded) == 2 and all(r["body"]["model"] == "fake-embed" for r in fake.requests)
     index = KnowledgeIndex.open(remote)
     hits = Searcher(index, create_embedder(remote)).search(
-        "Alpha\nThe heron protocol.", k=1, mode="dense"
+        "Alpha\nThe heron protocol.", k=1, mode=SearchMode.DENSE
     )
     index.close()
     assert hits[0].source == "a.md"

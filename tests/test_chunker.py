@@ -182,7 +182,7 @@ def test_pdf_to_chunks_keeps_pages(tmp_path: Path) -> None:
     chunks = chunk(doc, 128)
     assert {c.page for c in chunks} == {1, 2, 3, 4}
     for c in chunks:
-        assert f"number {c.page - 1} " in c.text
+        assert c.page is not None and f"number {c.page - 1} " in c.text
     assert max(tokens(doc, chunks)) <= 128
 
 

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from ingest.pipeline import PROBE_TEXT, ingest
-from kb.embedder import LocalEmbedder
+from kb.embedder import Embedder, LocalEmbedder
 from kb.errors import KBError
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
 from kb.settings import Settings
+from kb.types import SearchMode
 from kb.writer import writer_lock
 
 
@@ -58,10 +59,12 @@ def sample(docs: Path) -> None:
     )
 
 
-def search_sources(settings: Settings, embedder, query: str, mode: str = "hybrid") -> list[str]:
+def search_sources(
+    settings: Settings, embedder: Embedder, query: str, mode: SearchMode = SearchMode.HYBRID
+) -> list[str]:
     index = KnowledgeIndex.open(settings)
     try:
-        hits = Searcher(index, embedder).search(query, k=10, mode=mode)  # type: ignore[arg-type]
+        hits = Searcher(index, embedder).search(query, k=10, mode=mode)
         return [hit.source for hit in hits]
     finally:
         index.close()
@@ -73,7 +76,7 @@ def test_first_ingest_adds_every_file_with_metadata(settings, docs, counting):
     assert report.counts()["added"] == 3
     assert report.exit_code == 0
     index = KnowledgeIndex.open(settings)
-    hits = Searcher(index, counting).search("zanzibar installer", k=1, mode="lexical")
+    hits = Searcher(index, counting).search("zanzibar installer", k=1, mode=SearchMode.LEXICAL)
     index.close()
     assert hits[0].source == "install.md"
     assert hits[0].title == "Installing"
@@ -113,12 +116,12 @@ def test_changed_file_replaces_its_old_chunks(settings, docs, counting):
     write(docs / "notes.txt", "The pelican protocol replaced it.")
     report = ingest(settings, docs, embedder=counting)
     assert report.updated == ["notes.txt"]
-    for mode in ("lexical", "dense", "hybrid"):
+    for mode in SearchMode:
         index = KnowledgeIndex.open(settings)
         hits = Searcher(index, counting).search("quokka protocol retries", k=10, mode=mode)
         index.close()
         assert all("quokka" not in hit.text for hit in hits)
-    assert "notes.txt" in search_sources(settings, counting, "pelican", "lexical")
+    assert "notes.txt" in search_sources(settings, counting, "pelican", SearchMode.LEXICAL)
 
 
 def test_only_changed_chunks_are_embedded_again(settings, docs, counting):
@@ -140,7 +143,7 @@ def test_deleted_file_disappears_from_every_search_mode(settings, docs, counting
     (docs / "notes.txt").unlink()
     report = ingest(settings, docs, embedder=counting)
     assert report.deleted == ["notes.txt"]
-    for mode in ("lexical", "dense", "hybrid"):
+    for mode in SearchMode:
         assert "notes.txt" not in search_sources(settings, counting, "quokka protocol", mode)
     index = KnowledgeIndex.open(settings)
     assert index.vectors.count() == index.catalog.vector_count()
@@ -153,7 +156,7 @@ def test_no_delete_keeps_vanished_files(settings, docs, counting):
     (docs / "notes.txt").unlink()
     report = ingest(settings, docs, delete=False, embedder=counting)
     assert report.deleted == []
-    assert "notes.txt" in search_sources(settings, counting, "quokka", "lexical")
+    assert "notes.txt" in search_sources(settings, counting, "quokka", SearchMode.LEXICAL)
 
 
 def test_other_roots_are_untouched(settings, tmp_path, counting):
@@ -166,7 +169,7 @@ def test_other_roots_are_untouched(settings, tmp_path, counting):
     write(first / "three.md", "# Three\n\nAnother file.")
     report = ingest(settings, first, embedder=counting)
     assert report.deleted == ["one.md"] and report.added == ["three.md"]
-    assert "two.md" in search_sources(settings, counting, "narwhal", "lexical")
+    assert "two.md" in search_sources(settings, counting, "narwhal", SearchMode.LEXICAL)
 
 
 def test_rebuild_starts_empty_and_reuses_cached_embeddings(settings, docs, counting):
@@ -188,7 +191,7 @@ def test_dry_run_reports_and_changes_nothing(settings, docs, counting):
     (docs / "install.md").unlink()
     report = ingest(settings, docs, dry_run=True, embedder=counting)
     assert (report.updated, report.deleted) == (["notes.txt"], ["install.md"])
-    assert "install.md" in search_sources(settings, counting, "zanzibar", "lexical")
+    assert "install.md" in search_sources(settings, counting, "zanzibar", SearchMode.LEXICAL)
 
 
 def test_bad_files_are_listed_and_the_rest_is_indexed(settings, docs, counting):
@@ -210,7 +213,7 @@ def test_bad_files_are_listed_and_the_rest_is_indexed(settings, docs, counting):
     assert report.exit_code == 2
     assert sorted(report.added) == ["guide/page.html", "install.md", "legacy.txt", "notes.txt"]
     index = KnowledgeIndex.open(settings)
-    hits = Searcher(index, counting).search("café crème brûlée", k=1, mode="lexical")
+    hits = Searcher(index, counting).search("café crème brûlée", k=1, mode=SearchMode.LEXICAL)
     index.close()
     assert "café est très chaud" in hits[0].text
 
@@ -221,7 +224,7 @@ def test_failed_file_is_retried_and_keeps_its_last_good_version(settings, docs, 
     write(docs / "notes.txt", b"\x00\x01\x02 binary now")
     report = ingest(settings, docs, embedder=counting)
     assert [f.path for f in report.failures] == ["notes.txt"]
-    assert "notes.txt" in search_sources(settings, counting, "quokka", "lexical")
+    assert "notes.txt" in search_sources(settings, counting, "quokka", SearchMode.LEXICAL)
     assert [f.path for f in ingest(settings, docs, embedder=counting).failures] == ["notes.txt"]
     write(docs / "notes.txt", "Fixed: the heron protocol.")
     report = ingest(settings, docs, embedder=counting)
@@ -266,8 +269,8 @@ def test_crash_between_vectors_and_catalog_leaves_old_version_then_recovers(
         ingest(settings, docs, embedder=counting)
     monkeypatch.undo()
     # Search still sees the complete old version and nothing of the new one.
-    assert "notes.txt" in search_sources(settings, counting, "quokka", "lexical")
-    assert "notes.txt" not in search_sources(settings, counting, "ibis", "lexical")
+    assert "notes.txt" in search_sources(settings, counting, "quokka", SearchMode.LEXICAL)
+    assert "notes.txt" not in search_sources(settings, counting, "ibis", SearchMode.LEXICAL)
     index = KnowledgeIndex.open(settings)
     assert index.vectors.count() > index.catalog.vector_count()  # orphans from the crash
     index.close()
@@ -276,7 +279,7 @@ def test_crash_between_vectors_and_catalog_leaves_old_version_then_recovers(
     index = KnowledgeIndex.open(settings)
     assert index.vectors.count() == index.catalog.vector_count()
     index.close()
-    assert "notes.txt" in search_sources(settings, counting, "ibis", "lexical")
+    assert "notes.txt" in search_sources(settings, counting, "ibis", SearchMode.LEXICAL)
 
 
 def test_sentence_windows_can_be_turned_off_and_rebuild_applies_them(settings, docs, counting):
@@ -316,7 +319,9 @@ def test_rebuild_checks_the_embedding_model_before_touching_the_index(
     with pytest.raises(KBError, match="the index was not changed"):
         ingest(settings.model_copy(update=bad), docs, rebuild=True)
     assert index_files(settings) == before
-    assert "install.md" in search_sources(settings, counting, "zanzibar installer", "dense")
+    assert "install.md" in search_sources(
+        settings, counting, "zanzibar installer", SearchMode.DENSE
+    )
 
 
 def test_rebuild_that_fails_part_way_leaves_the_previous_index(
@@ -335,12 +340,12 @@ def test_rebuild_that_fails_part_way_leaves_the_previous_index(
         ingest(settings, docs, rebuild=True, embedder=counting)
     monkeypatch.undo()
     assert index_files(settings) == before  # the half-built generation is gone
-    assert "notes.txt" in search_sources(settings, counting, "quokka protocol", "hybrid")
-    assert "notes.txt" not in search_sources(settings, counting, "ibis", "lexical")
+    assert "notes.txt" in search_sources(settings, counting, "quokka protocol", SearchMode.HYBRID)
+    assert "notes.txt" not in search_sources(settings, counting, "ibis", SearchMode.LEXICAL)
     report = ingest(settings, docs, rebuild=True, embedder=counting)
     assert report.counts()["added"] == 3
     assert index_files(settings)[0] == "CURRENT" and len(index_files(settings)) == 2
-    assert "notes.txt" in search_sources(settings, counting, "ibis", "lexical")
+    assert "notes.txt" in search_sources(settings, counting, "ibis", SearchMode.LEXICAL)
 
 
 class RecordingProgress:
@@ -387,8 +392,8 @@ def test_a_large_document_is_written_in_bounded_batches_and_switched_at_once(
     def search_meanwhile() -> None:
         seen.append(
             (
-                search_sources(settings, counting, "walrus fish", "lexical"),
-                search_sources(settings, counting, "narwhal", "lexical"),
+                search_sources(settings, counting, "walrus fish", SearchMode.LEXICAL),
+                search_sources(settings, counting, "narwhal", SearchMode.LEXICAL),
             )
         )
 
@@ -396,7 +401,7 @@ def test_a_large_document_is_written_in_bounded_batches_and_switched_at_once(
     ingest(small, docs, embedder=counting, progress=RecordingProgress(search_meanwhile))
     assert len(seen) > 3
     assert all("big.txt" in old and new == [] for old, new in seen)  # the old version, whole
-    assert search_sources(settings, counting, "walrus", "lexical") == []
-    assert "big.txt" in search_sources(settings, counting, "narwhal fish", "lexical")
+    assert search_sources(settings, counting, "walrus", SearchMode.LEXICAL) == []
+    assert "big.txt" in search_sources(settings, counting, "narwhal fish", SearchMode.LEXICAL)
     with KnowledgeIndex.open(settings) as index:
         assert index.vectors.count() == index.catalog.vector_count()

@@ -42,11 +42,12 @@ def test_jobs_run_one_at_a_time_in_order_and_a_queued_one_can_be_cancelled():
     runner = JobRunner(work)
     first, second, third = (runner.submit(IngestRequest(root=f"/{n}")) for n in "abc")
     wait_for(runner, first.job_id, "running")
-    assert runner.view(second.job_id).state == "queued"
-    assert runner.cancel(third.job_id).state == "cancelled"
+    assert wait_for(runner, second.job_id, "queued").state == "queued"
+    cancelled = runner.cancel(third.job_id)
+    assert cancelled is not None and cancelled.state == "cancelled"
     gate.set()
     done = wait_for(runner, second.job_id, *FINISHED)
-    assert done.state == "done" and done.report.chunks == 3
+    assert done.state == "done" and done.report is not None and done.report.chunks == 3
     assert done.progress == ProgressSnapshot(files_total=1, files_done=1, chunks_done=3)
     assert started == ["/a", "/b"]
     runner.close()

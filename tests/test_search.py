@@ -7,7 +7,8 @@ import pytest
 from ingest.pipeline import ingest
 from kb.catalog import MIGRATIONS, Catalog
 from kb.index import KnowledgeIndex
-from kb.search import Candidates, FusionParams, Searcher, fuse
+from kb.search import Candidates, FusionMethod, FusionParams, Searcher, fuse
+from kb.types import SearchMode
 
 
 @pytest.fixture
@@ -27,16 +28,16 @@ def searcher(settings, docs, embedder):
 
 
 def test_lexical_finds_exact_codes_and_hybrid_keeps_them_first(searcher):
-    assert searcher.search("E4711", k=1, mode="lexical")[0].source == "errors.md"
+    assert searcher.search("E4711", k=1, mode=SearchMode.LEXICAL)[0].source == "errors.md"
     hit = searcher.search("what does E4711 mean", k=1)[0]
     assert (hit.source, hit.heading) == ("errors.md", "Error codes > E4711")
 
 
 def test_dense_finds_meaning_without_shared_words(searcher):
     query = "automobile engine trouble in winter"
-    assert searcher.search(query, k=3, mode="lexical") == []
-    assert searcher.search(query, k=1, mode="dense")[0].source == "cars.md"
-    assert searcher.search(query, k=1, mode="hybrid")[0].source == "cars.md"
+    assert searcher.search(query, k=3, mode=SearchMode.LEXICAL) == []
+    assert searcher.search(query, k=1, mode=SearchMode.DENSE)[0].source == "cars.md"
+    assert searcher.search(query, k=1, mode=SearchMode.HYBRID)[0].source == "cars.md"
 
 
 def test_a_passage_with_several_vectors_is_one_hit_scored_by_its_best(settings, docs, embedder):
@@ -45,7 +46,7 @@ def test_a_passage_with_several_vectors_is_one_hit_scored_by_its_best(settings, 
     ingest(settings, docs, embedder=embedder)
     with KnowledgeIndex.open(settings) as index:
         assert index.vectors.count() == index.catalog.vector_count() == len(VERBS) - 1
-        hits = Searcher(index, embedder).search("polish the brass bell", k=5, mode="dense")
+        hits = Searcher(index, embedder).search("polish the brass bell", k=5, mode=SearchMode.DENSE)
         assert len(hits) == 1 and "polish the brass bell" in hits[0].text
         pair = embedder.embed(["Ritual\n" + " ".join(sentences[2:4])])[0]
         query = embedder.embed(["polish the brass bell"])[0]
@@ -56,7 +57,7 @@ VERBS = ["light a candle", "ring the gong", "polish the brass bell", "sweep the 
 
 
 def test_source_glob_filters_every_mode(searcher):
-    for mode in ("dense", "lexical", "hybrid"):
+    for mode in SearchMode:
         hits = searcher.search("sauce car license", k=10, mode=mode, source="sub/*")
         assert {hit.source for hit in hits} == {"sub/cooking.txt"}, mode
         assert searcher.search("sauce", k=10, mode=mode, source="*.pdf") == []
@@ -67,7 +68,10 @@ def test_hits_carry_their_metadata_and_empty_queries_return_nothing(searcher):
     hit = searcher.search("tomato sauce", k=1)[0]
     assert hit.title == "cooking" and hit.page is None and "forty minutes" in hit.text
     assert set(hit.to_json()) == {"chunk_id", "source", "title", "page", "heading", "score", "text"}
-    assert searcher.search("   ", k=5) == [] and searcher.search("the of and", mode="lexical") == []
+    assert (
+        searcher.search("   ", k=5) == []
+        and searcher.search("the of and", mode=SearchMode.LEXICAL) == []
+    )
 
 
 def test_convex_fusion_normalises_each_side():
@@ -76,18 +80,29 @@ def test_convex_fusion_normalises_each_side():
         lexical={"c": 30.0, "b": 20.0, "a": 10.0},
         document={"a": 5.0, "b": 5.0, "c": 1.0},
     )
-    fused = dict(fuse(candidates, FusionParams("convex", alpha=0.5, document_weight=0.0)))
+    fused = dict(
+        fuse(candidates, FusionParams(FusionMethod.CONVEX, alpha=0.5, document_weight=0.0))
+    )
     assert fused == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.5})
-    fused = fuse(candidates, FusionParams("convex", alpha=0.75, document_weight=0.0))
-    assert [cid for cid, _ in fused] == ["a", "b", "c"]
+    ranked = fuse(candidates, FusionParams(FusionMethod.CONVEX, alpha=0.75, document_weight=0.0))
+    assert [cid for cid, _ in ranked] == ["a", "b", "c"]
     # The document side: a and b share the better document, c's lexical lead is cut.
-    fused = dict(fuse(candidates, FusionParams("convex", alpha=0.5, document_weight=0.5)))
+    fused = dict(
+        fuse(candidates, FusionParams(FusionMethod.CONVEX, alpha=0.5, document_weight=0.5))
+    )
     assert fused == pytest.approx({"a": 0.75, "b": 0.625, "c": 0.25})
+
+
+def test_unknown_mode_and_fusion_method_are_errors(searcher: Searcher) -> None:
+    with pytest.raises(ValueError, match="semantic"):
+        searcher.search("anything", mode="semantic")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="linear"):
+        FusionParams("linear")  # type: ignore[arg-type]
 
 
 def test_rrf_fusion():
     candidates = Candidates(dense={"a": 1.0, "b": 0.5}, lexical={"b": 9.0}, document={})
-    fused = fuse(candidates, FusionParams("rrf", k=60))
+    fused = fuse(candidates, FusionParams(FusionMethod.RRF, k=60))
     assert fused[0] == ("b", pytest.approx(1 / 62 + 1 / 61))
     assert fused[1] == ("a", pytest.approx(1 / 61))
 

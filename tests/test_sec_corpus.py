@@ -12,6 +12,7 @@ from ingest.formats.pdf import PDF_LIMITS
 from ingest.pipeline import ingest
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
+from kb.types import SearchMode
 from tests.conftest import SHARED_EVAL
 
 SEC_DOCS = SHARED_EVAL / "sec-10-q" / "docs"
@@ -59,7 +60,7 @@ def test_sec_filings_ingest_resync_and_delete(settings, tmp_path, embedder):
     after = ingest(settings, docs, embedder=embedder)
     assert after.deleted == ["2023 Q3 AAPL.pdf"]
     index = KnowledgeIndex.open(settings)
-    for mode in ("dense", "lexical", "hybrid"):
+    for mode in SearchMode:
         hits = Searcher(index, embedder).search("Apple total net sales July 1, 2023", 20, mode)
         assert all(hit.source != "2023 Q3 AAPL.pdf" for hit in hits)
     index.close()

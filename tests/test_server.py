@@ -8,15 +8,8 @@ import pytest
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from server.app import create_app
-from tests.serving import (
-    ChatClient,
-    LiveServer,
-    copy_index,
-    final_answer,
-    search_tasks,
-    thread_id_of,
-    user_input,
-)
+from server.client import ChatClient, final_answer, search_tasks, thread_id_of, user_input
+from tests.serving import LiveServer, copy_index
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ def test_first_question_searches_streams_and_cites_the_right_file(client, settin
     tasks = search_tasks(events)
     assert tasks and tasks[0]["title_query"] == "How do I use Ollama?"
     assert "hits in" in tasks[0]["title"] and tasks[0]["sources"]
-    answer = final_answer(events)
+    answer = final_answer(events).item
     text = answer["content"][0]["text"]
     annotations = answer["content"][0]["annotations"]
     assert "[1]" in text or "[2]" in text
@@ -81,7 +74,7 @@ def test_follow_up_uses_history_and_cites_pdf_pages(client):
     follow = client.ask("and KB_PORT?", thread_id=thread)
     tasks = search_tasks(follow)
     assert "KB_MAX_REQUEST_KB" in tasks[0]["title_query"]  # folded in the earlier question
-    annotations = final_answer(follow)["content"][0]["annotations"]
+    annotations = final_answer(follow).item["content"][0]["annotations"]
     pdf = [a for a in annotations if a["source"]["data"]["source"] == "release-notes.pdf"]
     assert pdf and all(a["source"]["data"]["page"] >= 1 for a in pdf)
     items = client.items(thread)
@@ -96,7 +89,7 @@ def test_thread_gets_a_title_from_the_first_question(client):
 
 
 def test_nothing_relevant_says_so(client):
-    answer = final_answer(client.ask("zxqv wprt"))
+    answer = final_answer(client.ask("zxqv wprt")).item
     assert "couldn't find" in answer["content"][0]["text"]
     assert answer["content"][0]["annotations"] == []
 
@@ -155,7 +148,7 @@ def test_api_status_chunk_and_original_file(client):
     assert status["embedding_model"] == "all-MiniLM-L6-v2" and status["chat_model"] == "offline"
     answer = final_answer(
         client.ask("What is the default of KB_MAX_REQUEST_KB in the release notes?")
-    )
+    ).item
     data = next(
         a["source"]["data"]
         for a in answer["content"][0]["annotations"]
@@ -171,7 +164,7 @@ def test_api_status_chunk_and_original_file(client):
 
 def test_feedback_is_saved_and_logged(client, settings):
     events = client.ask("How do I run it on PostgreSQL?")
-    thread, answer = thread_id_of(events), final_answer(events)
+    thread, answer = thread_id_of(events), final_answer(events).item
     response = client.request(
         "items.feedback", thread_id=thread, item_ids=[answer["id"]], kind="positive"
     )
@@ -180,11 +173,41 @@ def test_feedback_is_saved_and_logged(client, settings):
     assert line == {"thread": thread, "items": [answer["id"]], "kind": "positive", "user": "local"}
 
 
+def test_feedback_is_shown_again_after_a_reload_and_only_to_its_owner(client, live, connect):
+    events = client.ask("How do I run it on PostgreSQL?")
+    thread, answer = thread_id_of(events), final_answer(events).item
+    client.request("items.feedback", thread_id=thread, item_ids=[answer["id"]], kind="negative")
+    reloaded = client.http.get(f"/api/threads/{thread}/feedback")
+    assert reloaded.status_code == 200 and reloaded.json() == {"data": {answer["id"]: "negative"}}
+    other = connect(live.url, user="mallory").http.get(f"/api/threads/{thread}/feedback")
+    assert other.status_code == 404
+
+
+def test_tool_call_records_match_their_workflow_tasks(client, live, connect):
+    thread = thread_id_of(client.ask("How do I use Ollama?"))
+    client.ask("and the embedding model?", thread_id=thread)
+    workflows = [item for item in client.items(thread) if item["type"] == "workflow"]
+    response = client.http.get(f"/api/threads/{thread}/tool-calls")
+    assert response.status_code == 200
+    records = response.json()["data"]
+    assert [(r["workflow_item"], r["task_index"]) for r in records] == [
+        (workflow["id"], 0) for workflow in workflows
+    ]
+    for record, workflow in zip(records, workflows, strict=True):
+        task = workflow["workflow"]["tasks"][0]
+        assert record["arguments"]["query"] == task["title_query"]
+        assert len(record["results"]) == len(task["sources"]) and record["duration_ms"] > 0
+        first = record["results"][0]
+        assert first["rank"] == 1 and first["chunk_id"] and first["source"] and first["score"]
+    other = connect(live.url, user="mallory").http.get(f"/api/threads/{thread}/tool-calls")
+    assert other.status_code == 404
+
+
 def test_threads_titles_and_answers_survive_a_restart(settings, sample_index, embedder, connect):
     copy_index(sample_index / "index", settings.index_dir)
     with LiveServer(create_app(settings, embedder=embedder)) as server:
         events = connect(server.url).ask("What file types are supported?")
-        thread, answer = thread_id_of(events), final_answer(events)
+        thread, answer = thread_id_of(events), final_answer(events).item
     with LiveServer(create_app(settings, embedder=embedder)) as server:
         client = connect(server.url)
         threads = client.request("threads.list", limit=10).json()["data"]

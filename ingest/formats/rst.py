@@ -138,7 +138,7 @@ def _directive(first: str, body: list[str], path: tuple[str, ...], out: SectionL
         rows = csv.reader(line for line in content if line.strip())
         out.add("\n".join(" | ".join(cell.strip() for cell in row) for row in rows), path, "table")
     else:
-        if name not in ("code", "math"):
+        if name != "math":  # a formula's argument is no prose
             out.add(clean_inline(argument), path)
         _blocks(content, path, out)
 

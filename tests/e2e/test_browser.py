@@ -12,15 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.e2e.conftest import KbServer
 from tests.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 QUESTION = "How do I install kb?"
 SLOW_ANSWER = " ".join(f"word{i}" for i in range(400))
 
@@ -31,7 +31,7 @@ OpenPage = Callable[..., Page]
 def open_page(browser: Browser) -> Iterator[OpenPage]:
     opened: list[tuple[Any, list[str], list[str], str]] = []
 
-    def open_page(server: KbServer, path: str = "/", viewport: dict = DESKTOP) -> Page:
+    def open_page(server: KbServer, path: str = "/", viewport: ViewportSize = DESKTOP) -> Page:
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
         errors: list[str] = []
