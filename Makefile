@@ -48,6 +48,7 @@ eval: install
 
 bench: install
 	$(KB) bench
+	$(KB) bench --soak
 
 logs: install
 	$(KB) logs

@@ -290,35 +290,41 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--quick", is_flag=True, help="A small subset in under a minute (CI smoke test).")
+@click.option("--soak", is_flag=True, help="Chats while the folder is re-ingested (5 min).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @fails_cleanly
-def bench(quick: bool, as_json: bool) -> None:
+def bench(quick: bool, soak: bool, as_json: bool) -> None:
     """Measure ingest, search and chat on this machine, side by side.
 
     The full run ingests the SEC 10-Q PDFs and SciFact (../shared/eval) cold, warm and
     with one file changed, next to the floor (parsing and embedding alone); times search
     on those indexes and on 100,000 synthetic chunks; and streams chat answers from a real
     `kb serve`, 1 and 16 at a time. It takes about ten minutes; `--quick` uses the sample
-    docs. The JSON is also written to <KB_DATA_DIR>/bench/<UTC timestamp>.json.
+    docs. `--soak` instead runs 8 chats for 5 minutes against `kb serve` while the sample
+    docs change and are re-ingested every 30 s (every fourth time rebuilt), and counts
+    failed searches and changes not visible when `kb ingest` returned (`--quick`: 40 s).
+    The JSON is also written to <KB_DATA_DIR>/bench/<UTC timestamp>.json.
 
     \b
     Example:
         kb bench --quick --json
+        kb bench --soak
     """
-    from benchmarks.report import bench_tables
+    from benchmarks.report import bench_tables, soak_tables
     from benchmarks.runner import run_bench, save_result
+    from benchmarks.soak import run_soak
 
     def log(line: str) -> None:
         err.print(f"bench: {line}", highlight=False)
 
     settings = Settings()
-    result = run_bench(settings, quick, log)
+    result = run_soak(quick, log) if soak else run_bench(settings, quick, log)
     path = save_result(result, settings.data_dir)
     err.print(f"bench: done in {result['duration_s']} s; wrote {path}", highlight=False)
     if as_json:
         print_json(result)
         return
-    for table in bench_tables(result):
+    for table in (soak_tables if soak else bench_tables)(result):
         out.print(table)
 
 
