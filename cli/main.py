@@ -21,6 +21,7 @@ from kb.settings import Settings
 from kb.types import SearchMode
 
 if TYPE_CHECKING:
+    from ingest.progress import IngestProgress
     from ingest.report import IngestReport
 
 out = Console(soft_wrap=True)
@@ -77,30 +78,36 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
         kb ingest ~/notes --json
     """
     from cli.progress import IngestProgressBar
-    from cli.remote import ingest_there, server_for
 
-    settings = Settings()
-    server = server_for(settings)
+    options = {"delete": not no_delete, "rebuild": rebuild, "dry_run": dry_run}
     with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
-        if server is not None:
-            options = {"delete": not no_delete, "rebuild": rebuild, "dry_run": dry_run}
-            report = ingest_there(server, settings, directory, options, progress, _notice)
-        else:
-            from ingest.pipeline import ingest as run_ingest
-
-            report = run_ingest(
-                settings,
-                directory,
-                delete=not no_delete,
-                rebuild=rebuild,
-                dry_run=dry_run,
-                progress=progress,
-            )
+        report = _run_ingest(Settings(), directory, options, progress)
     if as_json:
         print_json(report.to_json())
     else:
         _print_ingest_report(report)
     sys.exit(report.exit_code)
+
+
+def _run_ingest(
+    settings: Settings, directory: Path, options: dict[str, bool], progress: "IngestProgress"
+) -> "IngestReport":
+    """In the `kb serve` that owns the data dir, if one runs; else here."""
+    from cli.remote import ingest_there, server_for
+
+    server = server_for(settings)
+    if server is not None:
+        return ingest_there(server, settings, directory, options, progress, _notice)
+    from ingest.pipeline import ingest
+
+    return ingest(
+        settings,
+        directory,
+        delete=options["delete"],
+        rebuild=options["rebuild"],
+        dry_run=options["dry_run"],
+        progress=progress,
+    )
 
 
 def _notice(line: str) -> None:
