@@ -9,8 +9,10 @@ import type {
   StreamingRequest,
   Thread,
   ThreadItem,
+  ThreadFeedback,
   ThreadMeta,
   ThreadStreamEvent,
+  ToolCallRecord,
 } from "./protocol";
 import { userInput } from "./protocol";
 import { readSse } from "./sse";
@@ -214,6 +216,20 @@ export class ChatKitClient {
     });
   }
 
+  /** The records of the searches made in a thread, oldest first. */
+  async toolCalls(threadId: string, signal?: AbortSignal): Promise<ToolCallRecord[]> {
+    const path = threadPath(threadId, "tool-calls");
+    const body = await this.getJson<{ data: ToolCallRecord[] }>(path, signal);
+    return body.data;
+  }
+
+  /** The feedback given on the answers of a thread. */
+  async threadFeedback(threadId: string, signal?: AbortSignal): Promise<ThreadFeedback> {
+    const path = threadPath(threadId, "feedback");
+    const body = await this.getJson<{ data: ThreadFeedback }>(path, signal);
+    return body.data;
+  }
+
   status(): Promise<KbStatus> {
     return this.getJson("/api/status");
   }
@@ -222,6 +238,10 @@ export class ChatKitClient {
     const url = urlOrId.startsWith("/") ? urlOrId : `/api/chunks/${encodeURIComponent(urlOrId)}`;
     return this.getJson(url, signal);
   }
+}
+
+function threadPath(threadId: string, resource: string): string {
+  return `/api/threads/${encodeURIComponent(threadId)}/${resource}`;
 }
 
 function postJson(body: unknown): RequestInit {

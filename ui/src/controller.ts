@@ -21,7 +21,7 @@ import type {
   UserMessageItem,
 } from "./protocol";
 import { type ChatState, applyEvent, emptyChat, lastUserMessage, truncateAfter } from "./reducer";
-import { type SearchHit, citationsOf, originalHref } from "./sources";
+import { type SearchHit, citationsOf, indexRecords, originalHref, recordKey } from "./sources";
 import { Store } from "./store";
 
 export interface PanelState {
@@ -98,6 +98,9 @@ export class Controller {
   private failedLoad: string | null = null;
   private generation = 0;
   private panelFetch: AbortController | null = null;
+  /** Only the newest fetch of tool-call records is shown. */
+  private recordsFetches = 0;
+  private recordsLoading: Promise<void> = Promise.resolve();
   private resolveToken: ((token: string | null) => void) | null = null;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly stopPollMs: number;
@@ -203,6 +206,7 @@ export class Controller {
       this.failedLoad = null;
       this.patch({ loadingThread: false, chat: { ...emptyChat, thread, items } });
       this.upsertThread(thread, false);
+      await this.loadBesideItems(threadId);
     } catch (error) {
       if (generation !== this.generation) return;
       if (error instanceof HttpError && error.status === 404) {
@@ -338,12 +342,48 @@ export class Controller {
       chat: { ...st.chat, pending: null, progress: null },
     }));
     if (stopped && !saved) this.unsent = null;
+    await this.recordsLoading;
+    // A record is saved just after its task shows complete: ask again once the turn is over.
+    const threadId = this.state.chat.thread?.id;
+    if (threadId && generation === this.generation && lacksRecords(this.state.chat)) {
+      await this.loadRecords(threadId);
+    }
   }
 
   private handle(event: ThreadStreamEvent): void {
     if (event.type === "thread.created") this.upsertThread(event.thread, true);
     if (event.type === "thread.updated") this.upsertThread(event.thread, false);
     this.store.update((s) => ({ ...s, chat: applyEvent(s.chat, event) }));
+    const threadId = this.state.chat.thread?.id;
+    if (threadId && finishesSearch(event)) this.recordsLoading = this.loadRecords(threadId);
+  }
+
+  /** Loads what the server keeps beside the thread's items: search records and feedback. */
+  private async loadBesideItems(threadId: string): Promise<void> {
+    await Promise.all([this.loadRecords(threadId), this.loadFeedback(threadId)]);
+  }
+
+  /** A failure costs only the search details: the chat goes on. */
+  private async loadRecords(threadId: string): Promise<void> {
+    const fetch = ++this.recordsFetches;
+    let change: Partial<ChatState>;
+    try {
+      change = { records: indexRecords(await this.client.toolCalls(threadId)), recordsError: null };
+    } catch (error) {
+      change = { recordsError: describe(error) };
+    }
+    if (fetch === this.recordsFetches && this.state.chat.thread?.id === threadId) {
+      this.patchChat(change);
+    }
+  }
+
+  private async loadFeedback(threadId: string): Promise<void> {
+    try {
+      const given = await this.client.threadFeedback(threadId);
+      this.store.update((s) => ({ ...s, feedback: { ...s.feedback, ...given } }));
+    } catch {
+      // the buttons show as not pressed; giving feedback still works
+    }
   }
 
   /** Reloads the thread so it shows what the server saved of the stopped answer. */
@@ -361,6 +401,7 @@ export class Controller {
         if (complete || attempt === this.stopPollTries) {
           // If the server never saved the partial answer, keep showing what was streamed.
           if (complete) this.patchChat({ thread, items, pending: null, progress: null });
+          await this.loadBesideItems(threadId);
           return;
         }
       } catch {
@@ -447,15 +488,15 @@ export class Controller {
     this.openPanel(
       {
         n: null,
-        title: hit.title,
-        source: hit.group ?? hit.title,
-        page: null,
-        heading: null,
+        title: hit.label,
+        source: hit.source,
+        page: hit.page,
+        heading: hit.heading,
         href: null,
         snippet: null,
         terms: queryTerms(query),
       },
-      hit.chunkId ?? hit.url,
+      hit.chunkId,
     );
   }
 
@@ -538,6 +579,32 @@ function isUserMessageEvent(event: ThreadStreamEvent): boolean {
   return (
     (event.type === "thread.item.added" || event.type === "thread.item.done") &&
     event.item.type === "user_message"
+  );
+}
+
+/** A search task finished (its record is then saved), or its workflow closed. */
+function finishesSearch(event: ThreadStreamEvent): boolean {
+  if (event.type === "thread.item.done") return event.item.type === "workflow";
+  if (event.type !== "thread.item.updated") return false;
+  const update = event.update;
+  return (
+    (update.type === "workflow.task.added" || update.type === "workflow.task.updated") &&
+    update.task.type === "web_search" &&
+    update.task.status_indicator === "complete"
+  );
+}
+
+/** Whether a finished search of the thread is shown without its record. */
+function lacksRecords(chat: ChatState): boolean {
+  return chat.items.some(
+    (item) =>
+      item.type === "workflow" &&
+      item.workflow.tasks.some(
+        (task, index) =>
+          task.type === "web_search" &&
+          task.status_indicator === "complete" &&
+          !(recordKey(item.id, index) in chat.records),
+      ),
   );
 }
 

@@ -281,3 +281,43 @@ export interface Chunk {
   heading?: string | null;
   text: string;
 }
+
+/** The arguments the agent passed to `search_docs`. */
+export interface SearchArguments {
+  query: string;
+  top_k?: number | null;
+  source?: string | null;
+}
+
+/** One passage a search returned; `rank` is the number the answer cites it by (`[n]`). */
+export interface SearchResult {
+  rank: number;
+  chunk_id: string;
+  source: string;
+  title?: string;
+  page?: number | null;
+  heading?: string | null;
+  score: number;
+}
+
+/**
+ * The record of one tool call (`server/toollog.py`), served by
+ * `GET /api/threads/{id}/tool-calls`. It shows as task `task_index` of workflow item
+ * `workflow_item`; the UI reads the facts here, never the task's display text.
+ */
+export interface ToolCallRecord {
+  time: string;
+  user: string;
+  thread: string;
+  workflow_item: string | null;
+  task_index: number | null;
+  call_id: string | null;
+  tool: string;
+  arguments: SearchArguments;
+  duration_ms: number;
+  results: SearchResult[];
+  error: string | null;
+}
+
+/** Item id -> the feedback the user gave on it (`GET /api/threads/{id}/feedback`). */
+export type ThreadFeedback = Record<string, FeedbackKind>;

@@ -9,6 +9,7 @@ import type {
   Workflow,
   WorkflowItem,
 } from "./protocol";
+import type { ToolCallRecords } from "./sources";
 
 export interface ChatError {
   message: string;
@@ -30,6 +31,10 @@ export interface ChatState {
   progress: string | null;
   error: ChatError | null;
   notice: Notice | null;
+  /** The records of the thread's searches, by the workflow task that shows each. */
+  records: ToolCallRecords;
+  /** Why the records could not be loaded (the searches then show without details). */
+  recordsError: string | null;
 }
 
 export const emptyChat: ChatState = {
@@ -39,6 +44,8 @@ export const emptyChat: ChatState = {
   progress: null,
   error: null,
   notice: null,
+  records: {},
+  recordsError: null,
 };
 
 const ERROR_MESSAGES: Record<string, string> = {

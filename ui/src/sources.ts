@@ -1,5 +1,5 @@
 /** Citations on answers and search hits in workflow tasks, as the UI shows them. */
-import type { AssistantMessageItem, SearchTask, Task } from "./protocol";
+import type { AssistantMessageItem, SearchResult, Task, ToolCallRecord } from "./protocol";
 
 export interface Citation {
   n: number;
@@ -59,58 +59,93 @@ export function originalHref(
 }
 
 export interface SearchHit {
+  /** The passage number the answer cites it by (`[n]`). */
   rank: number;
-  title: string;
-  url: string;
-  chunkId: string | null;
-  score: string | null;
-  group: string | null;
+  chunkId: string;
+  source: string;
+  page: number | null;
+  heading: string | null;
+  /** The score as shown: 4 decimals. */
+  score: string;
+  /** What the hit list shows: file, page and section. */
+  label: string;
 }
 
 export interface SearchCall {
   query: string;
-  title: string;
-  hits: number;
-  ms: number | null;
+  /** The glob the search was limited to, if any. */
+  filter: string | null;
   loading: boolean;
+  /** False while the record of a finished search is not loaded (or was never written). */
+  recorded: boolean;
+  ms: number | null;
+  error: string | null;
   results: SearchHit[];
 }
 
-/** Reads a search task (`web_search`): the query, number of hits, time and ranked hits. */
-export function searchCall(task: Task): SearchCall | null {
+/** Tool-call records by the workflow task that shows them. */
+export type ToolCallRecords = Record<string, ToolCallRecord>;
+
+/** The key of the record shown by task `taskIndex` of workflow item `itemId`. */
+export function recordKey(itemId: string, taskIndex: number): string {
+  return `${itemId}#${taskIndex}`;
+}
+
+export function indexRecords(records: ToolCallRecord[]): ToolCallRecords {
+  const byTask: ToolCallRecords = {};
+  for (const record of records) {
+    if (record.workflow_item !== null && record.task_index !== null) {
+      byTask[recordKey(record.workflow_item, record.task_index)] = record;
+    }
+  }
+  return byTask;
+}
+
+/**
+ * A search task (`web_search`) as the UI shows it. The facts come from the task's record;
+ * the task itself only says whether it is still running, and names the query meanwhile.
+ */
+export function searchCall(task: Task, record: ToolCallRecord | undefined): SearchCall | null {
   if (task.type !== "web_search") return null;
-  const t = task as SearchTask;
-  const title = t.title ?? "";
-  const query = t.title_query ?? t.queries?.[0] ?? "";
-  const sources = t.sources ?? [];
-  const hitsInTitle = /(\d+)\s+(?:hits?|results?)/i.exec(title);
-  const msInTitle = /([\d.]+)\s*ms\b/i.exec(title);
+  if (!record) {
+    return {
+      query: task.title_query ?? task.queries?.[0] ?? "",
+      filter: null,
+      loading: task.status_indicator === "loading",
+      recorded: false,
+      ms: null,
+      error: null,
+      results: [],
+    };
+  }
   return {
-    query,
-    title: title || `Searched “${query}”`,
-    hits: hitsInTitle ? Number(hitsInTitle[1]) : sources.length,
-    ms: msInTitle ? Number(msInTitle[1]) : null,
-    loading: t.status_indicator === "loading",
-    results: sources.map((source, i) => ({
-      rank: i + 1,
-      title: source.title.replace(/^\d+\.\s*/, ""),
-      url: source.url,
-      chunkId: chunkIdFromUrl(source.url),
-      score: scoreOf(source.description),
-      group: source.group ?? null,
-    })),
+    query: record.arguments.query,
+    filter: record.arguments.source ?? null,
+    loading: false,
+    recorded: true,
+    ms: Math.round(record.duration_ms),
+    error: record.error,
+    results: record.results.map(toHit),
   };
 }
 
-function chunkIdFromUrl(url: string): string | null {
-  const match = /\/api\/chunks\/([^/?#]+)/.exec(url);
-  return match ? decodeURIComponent(match[1]) : null;
+function toHit(result: SearchResult): SearchHit {
+  const page = result.page ?? null;
+  const heading = result.heading || null;
+  return {
+    rank: result.rank,
+    chunkId: result.chunk_id,
+    source: result.source,
+    page,
+    heading,
+    score: result.score.toFixed(4),
+    label: passageLabel(result.source, page, heading),
+  };
 }
 
-function scoreOf(description: string | null | undefined): string | null {
-  if (!description) return null;
-  const match = /score\s*[:=]?\s*([-\d.eE]+)/.exec(description);
-  return match ? match[1] : description;
+/** "guide.md p.3 — Install > Linux" */
+export function passageLabel(source: string, page: number | null, heading: string | null): string {
+  return `${source}${page !== null ? ` p.${page}` : ""}${heading ? ` — ${heading}` : ""}`;
 }
 
 function str(value: unknown): string | null {

@@ -63,7 +63,7 @@ describe("App", () => {
     await key("Enter", true);
     expect(server.bodies("threads.create")).toHaveLength(0);
     await key("Enter");
-    await settle(() => $$("assistant-message").length === 1 && !controller.state.inFlight);
+    await settle(() => $$("assistant-message").length === 1 && $$("search-hit").length === 2);
     expect($$("user-message").map((e) => e.textContent)).toEqual(["How do I install on Linux?"]);
     const answer = $("assistant-message") as HTMLElement;
     expect(answer.querySelector("strong")?.textContent).toBe("installer");
@@ -72,8 +72,10 @@ describe("App", () => {
     expect(tool.textContent).toContain("install linux");
     expect(tool.textContent).toContain("2 hits");
     expect(tool.textContent).toContain("12 ms");
-    expect(tool.querySelectorAll(".hits li")).toHaveLength(2);
-    expect(tool.textContent).toContain("score 0.0312");
+    expect($$("search-hit").map((e) => e.textContent)).toEqual([
+      "1guide.md p.3 — Install > Linuxscore 0.0312",
+      "2faq.md — Setupscore 0.0150",
+    ]);
     expect($$("thread-item").map((e) => e.textContent)).toEqual(["How do I install on Linux?"]);
     expect(($("composer") as HTMLTextAreaElement).value).toBe("");
   });
@@ -125,6 +127,74 @@ describe("App", () => {
     });
     await settle(() => $$("assistant-message").length === 1 && !controller.state.inFlight);
     expect($("error-retry")).toBeNull();
+  });
+
+  it("shows searches from their records, whatever the display text says", async () => {
+    server.rewordDisplay = true; // titles, queries, sources: nonsense with wrong numbers
+    server.firstRank = 4;
+    await act(() => controller.send("How do I install on Linux?"));
+    await settle(() => $$("search-hit").length === 2);
+    const summary = $("tool-call")?.querySelector("summary")?.textContent ?? "";
+    expect(summary).toBe("Searched“install linux”2 hits · 12 ms");
+    const hits = $$("search-hit");
+    expect(hits.map((h) => h.querySelector(".hit-rank")?.textContent)).toEqual(["4", "5"]);
+    expect(hits.map((h) => h.querySelector(".hit-title")?.textContent)).toEqual([
+      "guide.md p.3 — Install > Linux",
+      "faq.md — Setup",
+    ]);
+    expect(hits.map((h) => h.querySelector(".hit-score")?.textContent)).toEqual([
+      "score 0.0312",
+      "score 0.0150",
+    ]);
+    await act(() => {
+      hits[1].querySelector<HTMLButtonElement>(".hit-title")?.click();
+    });
+    await settle(() => $("source-passage")?.getAttribute("aria-busy") === "false");
+    expect(server.calls.at(-1)?.url).toBe("/api/chunks/c%202");
+    expect($("source-file")?.textContent).toBe("faq.md");
+    expect($("source-heading")?.textContent).toBe("Setup");
+    expect($("source-passage")?.textContent).toContain("Setup takes a minute.");
+  });
+
+  it("shows the error of a failed search", async () => {
+    await act(() => controller.send("q"));
+    const threadId = controller.state.chat.thread?.id as string;
+    const [record] = server.records.get(threadId) ?? [];
+    server.records.set(threadId, [{ ...record, results: [], error: "RuntimeError: index locked" }]);
+    await act(() => controller.newChat());
+    await act(() => controller.openThread(threadId));
+    expect($("tool-call")?.querySelector(".tool-meta")?.textContent).toBe("failed");
+    expect($("tool-call-error")?.textContent).toBe("The search failed: RuntimeError: index locked");
+    expect($$("search-hit")).toHaveLength(0);
+  });
+
+  it("keeps the chat working when the search records cannot be loaded", async () => {
+    server.recordsStatus = 500;
+    await act(() => controller.send("How do I install on Linux?"));
+    expect($("assistant-message")?.textContent).toContain("installer");
+    expect(root.querySelector("[role='alert']")).toBeNull();
+    const tool = $("tool-call") as HTMLElement;
+    expect(tool.querySelector("summary")?.textContent).toBe("Searched“install linux”details unavailable");
+    expect($("tool-call-note")?.textContent).toBe(
+      "The details of this search could not be loaded: The records are unavailable.",
+    );
+    expect(($("composer") as HTMLTextAreaElement).disabled).toBe(false);
+  });
+
+  it("shows the feedback given on an answer after a reload", async () => {
+    await act(() => controller.send("q"));
+    await act(async () => {
+      $("feedback-down")?.click();
+      await tick(5);
+    });
+    const threadId = controller.state.chat.thread?.id as string;
+    render(null, root);
+    const reloaded = new Controller(new ChatKitClient({ fetch: server.fetch, storage: memoryStorage() }));
+    await act(() => render(<App controller={reloaded} />, root));
+    await act(() => reloaded.init(threadId));
+    expect($$("assistant-message")).toHaveLength(1);
+    expect($("feedback-down")?.getAttribute("aria-pressed")).toBe("true");
+    expect($("feedback-up")?.getAttribute("aria-pressed")).toBe("false");
   });
 
   it("feedback buttons are labelled and pressed", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { ChatKitClient, HttpError, ProtocolError, TOKEN_KEY, USER_KEY, isAbortError } from "../src/client";
 import type { ThreadStreamEvent } from "../src/protocol";
-import { fakeFetch, json, memoryStorage, openSse, sse, thread, userItem } from "./helpers";
+import { fakeFetch, json, memoryStorage, openSse, searchRecord, sse, thread, userItem } from "./helpers";
 
 async function all(events: AsyncGenerator<ThreadStreamEvent>): Promise<ThreadStreamEvent[]> {
   const out: ThreadStreamEvent[] = [];
@@ -46,6 +46,28 @@ describe("request shapes", () => {
       type: "threads.retry_after_item",
       params: { thread_id: "thr_1", item_id: "msg_2" },
     });
+  });
+
+  it("reads a thread's tool-call records and feedback as the asking user", async () => {
+    const record = searchRecord("thr 1", "wf_1");
+    const { client: c, calls, storage } = client((req) =>
+      req.url.endsWith("/tool-calls") ? json({ data: [record] }) : json({ data: { msg_2: "negative" } }),
+    );
+    storage.setItem(TOKEN_KEY, "tok");
+    storage.setItem(USER_KEY, "ann");
+    expect(await c.toolCalls("thr 1")).toEqual([record]);
+    expect(await c.threadFeedback("thr 1")).toEqual({ msg_2: "negative" });
+    expect(calls.map((r) => [r.method, r.url])).toEqual([
+      ["GET", "/api/threads/thr%201/tool-calls"],
+      ["GET", "/api/threads/thr%201/feedback"],
+    ]);
+    expect(calls.map((r) => r.headers.get("Authorization"))).toEqual(["Bearer tok", "Bearer tok"]);
+    expect(calls.map((r) => r.headers.get("X-KB-User"))).toEqual(["ann", "ann"]);
+  });
+
+  it("reports another user's thread as not found", async () => {
+    const { client: c } = client(() => json({ error: "Thread not found" }, 404));
+    await expect(c.toolCalls("thr_x")).rejects.toMatchObject({ status: 404, message: "Thread not found" });
   });
 
   it("lists threads newest first, with the cursor only when paging", async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ChatKitClient } from "../src/client";
 import { Controller } from "../src/controller";
-import type { AssistantMessageItem } from "../src/protocol";
+import type { AssistantMessageItem, WorkflowItem } from "../src/protocol";
+import { type SearchHit, recordKey, searchCall } from "../src/sources";
 import { FakeServer } from "./fake-server";
 import { memoryStorage, tick } from "./helpers";
 
@@ -168,12 +169,83 @@ describe("Controller", () => {
     expect(controller.state.panel).toBeNull();
   });
 
-  it("opens a search hit in the panel with a link to the original", async () => {
-    const { controller } = setup();
-    controller.openHit({ rank: 2, title: "faq.md — Setup", url: "/api/chunks/c%202", chunkId: "c 2", score: "0.1", group: "faq.md" }, "install linux");
+  it("opens a search hit in the panel: its chunk, file, section and a link to the original", async () => {
+    const { controller, server } = setup();
+    await controller.send("q");
+    const workflow = controller.state.chat.items[1] as WorkflowItem;
+    const record = controller.state.chat.records[recordKey(workflow.id, 0)];
+    const call = searchCall(workflow.workflow.tasks[0], record);
+    controller.openHit(call?.results[1] as SearchHit, "install linux");
+    expect(controller.state.panel).toMatchObject({ n: null, source: "faq.md", page: null, heading: "Setup", loading: true });
     await until(() => controller.state.panel?.loading === false);
-    expect(controller.state.panel).toMatchObject({ n: null, href: "/api/documents/doc1/file", terms: ["install", "linux"] });
+    expect(server.calls.at(-1)?.url).toBe("/api/chunks/c%202");
+    expect(controller.state.panel).toMatchObject({
+      source: "faq.md",
+      heading: "Setup",
+      href: "/api/documents/doc1/file",
+      terms: ["install", "linux"],
+      chunk: { chunk_id: "c 2", text: "Setup takes a minute." },
+    });
   });
+});
+
+describe("tool-call records", () => {
+  const recordsUrl = (threadId: string) => `/api/threads/${threadId}/tool-calls`;
+
+  it("are fetched when a search completes, while the answer is still streaming", async () => {
+    const { controller, server } = setup();
+    server.mode = "hang";
+    const sending = controller.send("q");
+    await until(() => Object.keys(controller.state.chat.records).length === 1);
+    expect(controller.state.inFlight).toBe(true);
+    const threadId = controller.state.chat.thread?.id as string;
+    expect(server.calls.some((c) => c.url === recordsUrl(threadId))).toBe(true);
+    const workflow = controller.state.chat.items[1] as WorkflowItem;
+    expect(controller.state.chat.records[recordKey(workflow.id, 0)]?.results.map((r) => r.chunk_id)).toEqual(["c1", "c 2"]);
+    controller.stop();
+    await sending;
+  });
+
+  it("are asked for again at the end of the turn when they lagged behind the stream", async () => {
+    const { controller, server } = setup();
+    server.staleRecordFetches = 2; // on the task's completion and on the workflow's end
+    await controller.send("q");
+    const threadId = controller.state.chat.thread?.id as string;
+    expect(server.calls.filter((c) => c.url === recordsUrl(threadId))).toHaveLength(3);
+    const workflow = controller.state.chat.items[1] as WorkflowItem;
+    expect(controller.state.chat.records[recordKey(workflow.id, 0)]).toBeDefined();
+  });
+
+  it("are loaded when a thread is opened", async () => {
+    const { controller, server } = setup();
+    await controller.send("q");
+    const threadId = controller.state.chat.thread?.id as string;
+    expect(server.calls.filter((c) => c.url === recordsUrl(threadId))).toHaveLength(2);
+    const reopened = new Controller(new ChatKitClient({ fetch: server.fetch, storage: memoryStorage() }));
+    await reopened.openThread(threadId);
+    expect(Object.values(reopened.state.chat.records).map((r) => r.thread)).toEqual([threadId]);
+    expect(reopened.state.chat.recordsError).toBeNull();
+  });
+
+  for (const status of [404, 500]) {
+    it(`a ${status} on the records route leaves the chat working`, async () => {
+      const { controller, server } = setup();
+      server.recordsStatus = status;
+      await controller.send("q");
+      expect(controller.state.chat.error).toBeNull();
+      expect(controller.state.chat.items.map((i) => i.type)).toEqual(["user_message", "workflow", "assistant_message"]);
+      expect(controller.state.chat.records).toEqual({});
+      expect(controller.state.chat.recordsError).toBe("The records are unavailable.");
+      await controller.send("again");
+      expect(controller.state.chat.items).toHaveLength(6);
+      server.recordsStatus = null;
+      const threadId = controller.state.chat.thread?.id as string;
+      controller.newChat();
+      await controller.openThread(threadId);
+      expect(Object.keys(controller.state.chat.records)).toHaveLength(2);
+      expect(controller.state.chat.recordsError).toBeNull();
+    });
+  }
 });
 
 describe("thread list paging", () => {

@@ -1,5 +1,12 @@
 /** An in-memory ChatKit server behind a fake fetch, for controller and view tests. */
-import type { AssistantMessageItem, ThreadItem, ThreadStreamEvent } from "../src/protocol";
+import type {
+  AssistantMessageItem,
+  FeedbackKind,
+  SearchTask,
+  ThreadItem,
+  ThreadStreamEvent,
+  ToolCallRecord,
+} from "../src/protocol";
 import {
   T0,
   annotation,
@@ -7,6 +14,7 @@ import {
   fakeFetch,
   json,
   openSse,
+  searchRecord,
   searchWorkflow,
   sse,
   thread,
@@ -15,11 +23,45 @@ import {
 
 export type Mode = "answer" | "hang" | "error-event" | "http-error" | "network";
 
+/** The passages the fake index holds. */
+const CHUNKS: Record<string, { source: string; heading: string; text: string }> = {
+  c1: { source: "guide.md", heading: "Install > Linux", text: "To install on Linux, run the installer script." },
+  "c 2": { source: "faq.md", heading: "Setup", text: "Setup takes a minute." },
+};
+
+/** Display text nothing may be read from: wrong counts, times, scores, ranks and links. */
+function nonsense(task: SearchTask): SearchTask {
+  return {
+    ...task,
+    title: "Blorp 99 hits in 777 ms",
+    title_query: "wibble",
+    queries: ["wibble"],
+    sources: [7, 8, 9].map((n) => ({
+      type: "url" as const,
+      title: `${n}. zz.md p.9 — Nowhere`,
+      url: `/api/chunks/x${n}`,
+      description: "score 0.9999",
+      group: "zz.md",
+    })),
+  };
+}
+
 export class FakeServer {
   threads = new Map<string, { title: string | null; items: ThreadItem[] }>();
   mode: Mode = "answer";
   /** Answers saved when a hanging stream is aborted (what the real server keeps). */
   saveOnAbort = true;
+  /** Tool-call records and feedback, per thread. */
+  records = new Map<string, ToolCallRecord[]>();
+  given = new Map<string, Record<string, FeedbackKind>>();
+  /** An HTTP status the tool-calls route fails with, if set. */
+  recordsStatus: number | null = null;
+  /** How many record fetches miss the newest record (saved just after its task completes). */
+  staleRecordFetches = 0;
+  /** Show searches with nonsense titles and sources (the records stay right). */
+  rewordDisplay = false;
+  /** The passage number of the search's first hit. */
+  firstRank = 1;
   private n = 0;
   readonly recorder = fakeFetch((req) => this.handle(req));
 
@@ -46,16 +88,13 @@ export class FakeServer {
     }
     const chunk = /^\/api\/chunks\/(.+)$/.exec(req.url);
     if (chunk) {
-      return json({
-        chunk_id: decodeURIComponent(chunk[1]),
-        doc_id: "doc1",
-        source: "guide.md",
-        title: "Guide",
-        page: null,
-        heading: "Install > Linux",
-        text: "To install on Linux, run the installer script.",
-      });
+      const chunkId = decodeURIComponent(chunk[1]);
+      const found = CHUNKS[chunkId];
+      if (!found) return json({ error: `no passage ${chunkId} in the index` }, 404);
+      return json({ chunk_id: chunkId, doc_id: "doc1", title: "Guide", page: null, ...found });
     }
+    const beside = /^\/api\/threads\/([^/]+)\/(tool-calls|feedback)$/.exec(req.url);
+    if (beside) return this.besideItems(decodeURIComponent(beside[1]), beside[2]);
     const { type, params } = req.body as { type: string; params: Record<string, any> };
     switch (type) {
       case "threads.list":
@@ -72,8 +111,12 @@ export class FakeServer {
         const t = this.threads.get(params.thread_id);
         return json({ data: t?.items ?? [], has_more: false });
       }
-      case "items.feedback":
+      case "items.feedback": {
+        const given = this.given.get(params.thread_id) ?? {};
+        for (const id of params.item_ids) given[id] = params.kind;
+        this.given.set(params.thread_id, given);
         return json({});
+      }
       case "threads.update": {
         const t = this.threads.get(params.thread_id);
         if (t) t.title = params.title;
@@ -81,6 +124,8 @@ export class FakeServer {
       }
       case "threads.delete":
         this.threads.delete(params.thread_id);
+        this.records.delete(params.thread_id);
+        this.given.delete(params.thread_id);
         return json({});
       case "threads.create":
       case "threads.add_user_message":
@@ -88,6 +133,18 @@ export class FakeServer {
         return this.stream(type, params, req.signal);
     }
     return json({ error: `unknown ${type}` }, 400);
+  }
+
+  private besideItems(threadId: string, resource: string): Response {
+    if (resource === "tool-calls" && this.recordsStatus !== null) {
+      return json({ error: "The records are unavailable." }, this.recordsStatus);
+    }
+    if (!this.threads.has(threadId)) return json({ error: "Thread not found" }, 404);
+    if (resource === "feedback") return json({ data: this.given.get(threadId) ?? {} });
+    const records = this.records.get(threadId) ?? [];
+    const stale = this.staleRecordFetches > 0;
+    if (stale) this.staleRecordFetches--;
+    return json({ data: stale ? records.slice(0, -1) : records });
   }
 
   private stream(type: string, params: Record<string, any>, signal: AbortSignal | null): Response {
@@ -118,11 +175,16 @@ export class FakeServer {
       events.push({ type: "error", code: "custom", message: "The model is unavailable.", allow_retry: true });
       return sse(events);
     }
-    const wf = searchWorkflow(this.id("wf"), threadId, "complete");
+    const shown = searchWorkflow(this.id("wf"), threadId, "complete");
+    const task = this.rewordDisplay ? nonsense(shown.workflow.tasks[0]) : shown.workflow.tasks[0];
+    const wf = { ...shown, workflow: { ...shown.workflow, tasks: [task] } };
+    const searching: SearchTask = { ...task, status_indicator: "loading", sources: [] };
     events.push({ type: "thread.item.added", item: { ...wf, workflow: { ...wf.workflow, tasks: [] } } });
-    events.push({ type: "thread.item.updated", item_id: wf.id, update: { type: "workflow.task.added", task_index: 0, task: wf.workflow.tasks[0] } });
+    events.push({ type: "thread.item.updated", item_id: wf.id, update: { type: "workflow.task.added", task_index: 0, task: searching } });
+    events.push({ type: "thread.item.updated", item_id: wf.id, update: { type: "workflow.task.updated", task_index: 0, task } });
     events.push({ type: "thread.item.done", item: wf });
     t.items.push(wf);
+    this.records.set(threadId, [...(this.records.get(threadId) ?? []), searchRecord(threadId, wf.id, this.firstRank)]);
     const answerId = this.id("msg");
     events.push({ type: "thread.item.added", item: assistantItem(answerId, threadId) });
     const text = "Run the **installer** [1].";

@@ -1,5 +1,5 @@
 /** Test doubles at the network edge: a scripted fetch that records requests. */
-import type { ThreadStreamEvent } from "../src/protocol";
+import type { ThreadStreamEvent, ToolCallRecord } from "../src/protocol";
 
 export interface Recorded {
   url: string;
@@ -168,6 +168,42 @@ export function searchWorkflow(id: string, threadId: string, status: "loading" |
         },
       ],
     },
+  };
+}
+
+/** The record the server keeps of the search `searchWorkflow` shows (ranks from `firstRank`). */
+export function searchRecord(threadId: string, workflowId: string, firstRank = 1): ToolCallRecord {
+  return {
+    time: "2025-01-01T00:00:00.000+00:00",
+    user: "local",
+    thread: threadId,
+    workflow_item: workflowId,
+    task_index: 0,
+    call_id: "call_1",
+    tool: "search_docs",
+    arguments: { query: "install linux", top_k: null, source: null },
+    duration_ms: 12.3,
+    results: [
+      {
+        rank: firstRank,
+        chunk_id: "c1",
+        source: "guide.md",
+        title: "Guide",
+        page: 3,
+        heading: "Install > Linux",
+        score: 0.031234,
+      },
+      {
+        rank: firstRank + 1,
+        chunk_id: "c 2",
+        source: "faq.md",
+        title: "FAQ",
+        page: null,
+        heading: "Setup",
+        score: 0.015,
+      },
+    ],
+    error: null,
   };
 }
 

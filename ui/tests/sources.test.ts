@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { highlight, queryTerms } from "../src/highlight";
-import { citationsOf, originalHref, searchCall } from "../src/sources";
-import { annotation, assistantItem, searchWorkflow } from "./helpers";
+import { citationsOf, indexRecords, originalHref, recordKey, searchCall } from "../src/sources";
+import { annotation, assistantItem, searchRecord, searchWorkflow } from "./helpers";
 
 describe("citations", () => {
   it("maps data.n to the cited chunk, file, page and heading", () => {
@@ -33,18 +33,42 @@ describe("citations", () => {
 });
 
 describe("search calls", () => {
-  it("reads query, hits, time and ranked hits with scores", () => {
-    const call = searchCall(searchWorkflow("w", "t", "complete").workflow.tasks[0]);
-    expect(call).toMatchObject({ query: "install linux", hits: 2, ms: 12, loading: false });
+  const task = searchWorkflow("w", "t", "complete").workflow.tasks[0];
+
+  it("builds the view from the record: query, time, ranks, chunks, places and scores", () => {
+    const reworded = { ...task, title: "Found 99 hits in 777 ms", title_query: "wibble", sources: [] };
+    const call = searchCall(reworded, { ...searchRecord("t", "w", 4), arguments: { query: "install linux", source: "*.md" } });
+    expect(call).toMatchObject({ query: "install linux", filter: "*.md", ms: 12, loading: false, recorded: true, error: null });
     expect(call?.results).toEqual([
-      { rank: 1, title: "guide.md p.3 — Install > Linux", url: "/api/chunks/c1", chunkId: "c1", score: "0.0312", group: "guide.md" },
-      { rank: 2, title: "faq.md — Setup", url: "/api/chunks/c%202", chunkId: "c 2", score: "0.0150", group: "faq.md" },
+      { rank: 4, chunkId: "c1", source: "guide.md", page: 3, heading: "Install > Linux", score: "0.0312", label: "guide.md p.3 — Install > Linux" },
+      { rank: 5, chunkId: "c 2", source: "faq.md", page: null, heading: "Setup", score: "0.0150", label: "faq.md — Setup" },
     ]);
   });
 
-  it("falls back to the number of sources and ignores other tasks", () => {
-    expect(searchCall({ type: "web_search", queries: ["q"], sources: [] })).toMatchObject({ query: "q", hits: 0, ms: null });
-    expect(searchCall({ type: "custom", title: "x" })).toBeNull();
+  it("shows a failed search's error", () => {
+    const failed = { ...searchRecord("t", "w"), results: [], error: "RuntimeError: index locked" };
+    expect(searchCall(task, failed)).toMatchObject({ recorded: true, error: "RuntimeError: index locked", results: [] });
+  });
+
+  it("without its record: searching while loading, then finished without details", () => {
+    expect(searchCall({ type: "web_search", title_query: "q", status_indicator: "loading" }, undefined)).toMatchObject({
+      query: "q",
+      loading: true,
+      recorded: false,
+      ms: null,
+      results: [],
+    });
+    expect(searchCall({ ...task, queries: ["only"], title_query: null }, undefined)).toMatchObject({ query: "only", loading: false, recorded: false });
+    expect(searchCall({ type: "custom", title: "x" }, undefined)).toBeNull();
+  });
+
+  it("finds each record by workflow item and task index", () => {
+    const second = { ...searchRecord("t", "w", 3), task_index: 1 };
+    const unplaced = { ...searchRecord("t", "w"), workflow_item: null };
+    const byTask = indexRecords([searchRecord("t", "w"), second, unplaced]);
+    expect(Object.keys(byTask)).toHaveLength(2);
+    expect(byTask[recordKey("w", 1)]?.results[0].rank).toBe(3);
+    expect(byTask[recordKey("w", 0)]?.results[0].rank).toBe(1);
   });
 });
 

@@ -5,7 +5,14 @@ import type { AppState, Controller } from "../controller";
 import { userText } from "../controller";
 import { renderMarkdown } from "../markdown";
 import type { AssistantMessageItem, FeedbackKind, ThreadItem, WorkflowItem } from "../protocol";
-import { type SearchCall, citationsOf, searchCall } from "../sources";
+import type { ChatState } from "../reducer";
+import {
+  type SearchCall,
+  type ToolCallRecords,
+  citationsOf,
+  recordKey,
+  searchCall,
+} from "../sources";
 import { CopyIcon, RetryIcon, SearchIcon, ThumbDownIcon, ThumbUpIcon } from "./icons";
 
 interface Props {
@@ -54,6 +61,7 @@ export function Messages({ state, controller, onAsk }: Props): JSX.Element {
             item={item}
             streaming={answering && item === lastAnswer && !waiting}
             feedback={state.feedback[item.id]}
+            chat={chat}
             controller={controller}
           />
         ))}
@@ -126,10 +134,11 @@ interface ItemProps {
   item: ThreadItem;
   streaming: boolean;
   feedback: FeedbackKind | undefined;
+  chat: Pick<ChatState, "records" | "recordsError">;
   controller: Controller;
 }
 
-function Item({ item, streaming, feedback, controller }: ItemProps): JSX.Element | null {
+function Item({ item, streaming, feedback, chat, controller }: ItemProps): JSX.Element | null {
   switch (item.type) {
     case "user_message":
       return (
@@ -147,7 +156,14 @@ function Item({ item, streaming, feedback, controller }: ItemProps): JSX.Element
         />
       );
     case "workflow":
-      return <WorkflowView item={item} controller={controller} />;
+      return (
+        <WorkflowView
+          item={item}
+          records={chat.records}
+          recordsError={chat.recordsError}
+          controller={controller}
+        />
+      );
     default:
       return null;
   }
@@ -252,12 +268,23 @@ function AssistantMessage({ item, streaming, feedback, controller }: AnswerProps
   );
 }
 
-function WorkflowView({ item, controller }: { item: WorkflowItem; controller: Controller }) {
+interface WorkflowProps {
+  item: WorkflowItem;
+  records: ToolCallRecords;
+  recordsError: string | null;
+  controller: Controller;
+}
+
+function WorkflowView({ item, records, recordsError, controller }: WorkflowProps) {
   return (
     <div class="tool-calls" aria-label="Searches run for this answer">
       {item.workflow.tasks.map((task, index) => {
-        const call = searchCall(task);
-        if (call) return <ToolCall key={index} call={call} controller={controller} />;
+        const call = searchCall(task, records[recordKey(item.id, index)]);
+        if (call) {
+          return (
+            <ToolCall key={index} call={call} recordsError={recordsError} controller={controller} />
+          );
+        }
         const title = task.title ?? ("content" in task ? task.content : null);
         return title ? (
           <div key={index} class="task muted">
@@ -269,37 +296,73 @@ function WorkflowView({ item, controller }: { item: WorkflowItem; controller: Co
   );
 }
 
-function ToolCall({ call, controller }: { call: SearchCall; controller: Controller }) {
-  const meta = call.loading
-    ? "searching…"
-    : `${call.hits} ${call.hits === 1 ? "hit" : "hits"}${call.ms !== null ? ` · ${call.ms} ms` : ""}`;
+interface ToolCallProps {
+  call: SearchCall;
+  recordsError: string | null;
+  controller: Controller;
+}
+
+function ToolCall({ call, recordsError, controller }: ToolCallProps) {
   return (
     <details class="tool-call" data-testid="tool-call">
-      <summary title={call.title}>
+      <summary>
         <SearchIcon />
         <span class="tool-label">{call.loading ? "Searching" : "Searched"}</span>
         <span class="tool-query">“{call.query}”</span>
-        <span class={`tool-meta${call.loading ? " loading" : ""}`}>{meta}</span>
+        <span class={`tool-meta${call.loading ? " loading" : ""}`}>
+          {toolMeta(call, recordsError)}
+        </span>
       </summary>
-      {call.results.length > 0 ? (
-        <ol class="hits">
-          {call.results.map((hit) => (
-            <li key={hit.rank}>
-              <span class="hit-rank">{hit.rank}</span>
-              <button
-                type="button"
-                class="hit-title"
-                onClick={() => controller.openHit(hit, call.query)}
-              >
-                {hit.title}
-              </button>
-              {hit.score !== null && <span class="hit-score">score {hit.score}</span>}
-            </li>
-          ))}
-        </ol>
-      ) : (
-        <p class="muted hits-empty">{call.loading ? "Searching…" : "No passages found."}</p>
-      )}
+      <ToolCallDetails call={call} recordsError={recordsError} controller={controller} />
     </details>
+  );
+}
+
+/** The summary's facts: "2 hits · 12 ms · in *.md". */
+function toolMeta(call: SearchCall, recordsError: string | null): string {
+  if (call.loading) return "searching…";
+  if (!call.recorded) return recordsError ? "details unavailable" : "";
+  if (call.error) return "failed";
+  const hits = call.results.length;
+  const facts = [`${hits} ${hits === 1 ? "hit" : "hits"}`, `${call.ms} ms`];
+  if (call.filter) facts.push(`in ${call.filter}`);
+  return facts.join(" · ");
+}
+
+function ToolCallDetails({ call, recordsError, controller }: ToolCallProps) {
+  if (call.loading) return <p class="muted hits-empty">Searching…</p>;
+  if (!call.recorded) {
+    return (
+      <p class="muted hits-empty" data-testid="tool-call-note">
+        {recordsError
+          ? `The details of this search could not be loaded: ${recordsError}`
+          : "No details were recorded for this search."}
+      </p>
+    );
+  }
+  if (call.error) {
+    return (
+      <p class="hits-empty tool-error" data-testid="tool-call-error">
+        The search failed: {call.error}
+      </p>
+    );
+  }
+  if (call.results.length === 0) return <p class="muted hits-empty">No passages found.</p>;
+  return (
+    <ol class="hits">
+      {call.results.map((hit) => (
+        <li key={hit.rank} data-testid="search-hit">
+          <span class="hit-rank">{hit.rank}</span>
+          <button
+            type="button"
+            class="hit-title"
+            onClick={() => controller.openHit(hit, call.query)}
+          >
+            {hit.label}
+          </button>
+          <span class="hit-score">score {hit.score}</span>
+        </li>
+      ))}
+    </ol>
   );
 }
