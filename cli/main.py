@@ -93,11 +93,11 @@ def _run_ingest(
     settings: Settings, directory: Path, options: dict[str, bool], progress: "IngestProgress"
 ) -> "IngestReport":
     """In the `kb serve` that owns the data dir, if one runs; else here."""
-    from cli.remote import ingest_there, server_for
+    from cli.remote import ingest_in_server, server_for
 
     server = server_for(settings)
     if server is not None:
-        return ingest_there(server, settings, directory, options, progress, _notice)
+        return ingest_in_server(server, settings, directory, options, progress, _notice)
     from ingest.pipeline import ingest
 
     return ingest(

@@ -94,7 +94,7 @@ def server_for(settings: Settings) -> ServerClient | None:
     return None if record is None else ServerClient(record, settings.auth_token)
 
 
-def ingest_there(
+def ingest_in_server(
     server: ServerClient,
     settings: Settings,
     root: Path,
@@ -110,9 +110,7 @@ def ingest_there(
     from ingest.report import IngestReport
 
     _check_same_model(server, settings)
-    folder = root.expanduser().resolve()
-    if not folder.is_dir():
-        raise KBError(f"{folder} is not a folder")
+    folder = root.expanduser().resolve()  # the server's working directory is not ours
     job = server.submit({"root": str(folder), **options})
     notice(f"kb: the ingest runs in {server.described} (job {job['job_id']})")
     seen = ProgressSnapshot()

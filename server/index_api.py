@@ -1,8 +1,9 @@
 """The index over HTTP: search (what `kb search` asks a running server) and ingest jobs
 (what `kb ingest` hands it). Mounted on the app's authorised router.
 
-Jobs are accepted from this machine only: an ingest makes the server read a folder of
-its own file system, which no remote caller should be able to point it at.
+Jobs are accepted from this machine only (a loopback address, or the server's own address
+as the caller's): an ingest makes the server read a folder of its own file system, which no
+remote caller should be able to point it at.
 """
 
 import asyncio
@@ -95,12 +96,13 @@ def _view(jobs: JobRunner, job_id: str) -> JobView:
 
 
 def _from_this_machine(request: Request) -> None:
-    host = request.client.host if request.client else ""
+    caller = request.client.host if request.client else ""
+    listening = request.scope.get("server") or ("", 0)
     try:
-        loopback = ipaddress.ip_address(host).is_loopback
+        local = ipaddress.ip_address(caller).is_loopback or caller == listening[0]
     except ValueError:
-        loopback = False
-    if not loopback:
+        local = False
+    if not local:
         raise HTTPError(403, "ingest jobs are accepted from this machine only")
 
 

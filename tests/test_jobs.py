@@ -8,11 +8,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
 
 from ingest.progress import FileProgress, ProgressSnapshot, replay
 from ingest.report import IngestReport
 from kb.errors import KBError
 from server.app import create_app
+from server.errors import HTTPError
+from server.index_api import add_index_routes
 from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
 from tests.serving import LiveServer, copy_index
 
@@ -178,3 +183,25 @@ def test_jobs_and_search_refuse_bad_requests(http, live, docs):
     assert anonymous.status_code == 401
     anonymous = httpx.post(f"{live.url}/api/jobs", json={"root": str(docs)})
     assert anonymous.status_code == 401
+
+
+def test_ingest_jobs_are_refused_to_another_machine(tmp_path):
+    """The guard runs before anything else: an app with just these routes shows it."""
+    router = APIRouter()
+    add_index_routes(router)
+    app = FastAPI()
+    app.include_router(router)
+
+    @app.exception_handler(HTTPError)
+    async def http_error(_: Request, error: HTTPError) -> JSONResponse:
+        return JSONResponse({"error": error.message}, status_code=error.status)
+
+    with TestClient(app, base_url="http://192.0.2.1:8000", client=("198.51.100.7", 5555)) as remote:
+        for method, path in [
+            ("POST", "/api/jobs"),
+            ("GET", "/api/jobs/x"),
+            ("DELETE", "/api/jobs/x"),
+        ]:
+            response = remote.request(method, path, json={"root": str(tmp_path)})
+            assert response.status_code == 403
+            assert "from this machine only" in response.json()["error"]
