@@ -4,10 +4,8 @@ New files are added, changed files re-indexed, unchanged files skipped without b
 (size and mtime) or parsed (content hash), vanished files removed. Parsing runs in a worker
 process while this one embeds, so the two overlap on two cores.
 
-Chunks are embedded and written in batches of about KB_INGEST_BATCH_CHUNKS: small documents
-together, a larger one on its own in slices that are staged one by one and then switched
-in one transaction, so memory stays bounded whatever the size of a file and searches see
-each document whole, old or new.
+Chunks are embedded and written in batches of about KB_INGEST_BATCH_CHUNKS, whatever the
+size of one file (ingest.batches).
 
 An ingest runs in the process that holds the data dir's writer lock (kb.writer): `ingest`
 for `kb ingest` without a server, `ingest_into` for the server's jobs, on its open index.
@@ -19,21 +17,22 @@ import hashlib
 import multiprocessing
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.batches import BatchWriter
 from ingest.prepare import Prepared, prepare
 from ingest.progress import IngestProgress
 from ingest.report import Failure, IngestReport
 from ingest.scan import FoundFile, scan
-from kb.catalog import DocumentRecord, NewChunk
+from kb.catalog import DocumentRecord
 from kb.embedder import CachedEmbedder, Embedder, create_embedder
 from kb.errors import KBError
 from kb.generations import activate, new_generation, remove_inactive, remove_path
-from kb.index import DocumentWrite, KnowledgeIndex, NewVersion
+from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from kb.writer import writer_lock
 
@@ -232,7 +231,7 @@ def _index_files(
     if progress:
         progress.start(len(jobs))
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
-    writer = _BatchWriter(index, embedder, root, settings.ingest_batch_chunks, progress)
+    writer = BatchWriter(index, embedder, settings.ingest_batch_chunks, progress)
     for job, prepared in _prepare_all(jobs, max_tokens, settings.sentence_windows):
         path = job.file.path
         if prepared.error:
@@ -244,81 +243,11 @@ def _index_files(
         else:
             changed = job.record and job.record.content_hash
             (report.updated if changed else report.added).append(path)
-            writer.add(job, prepared)
+            writer.add(_record(root, job, prepared), prepared)
             continue
         if progress:
             progress.advance(1, 0)
     writer.flush()
-
-
-class _BatchWriter:
-    """Embeds and writes documents about `limit` chunks at a time: small ones together in
-    one batch; a larger one alone, in slices of `limit` chunks that are staged one after
-    the other and then switched to in one transaction."""
-
-    def __init__(
-        self,
-        index: KnowledgeIndex,
-        embedder: CachedEmbedder,
-        root: Path,
-        limit: int,
-        progress: IngestProgress | None,
-    ) -> None:
-        self._index = index
-        self._embedder = embedder
-        self._root = root
-        self._limit = limit
-        self._progress = progress
-        self._batch: list[tuple[_Job, Prepared]] = []
-
-    def add(self, job: _Job, prepared: Prepared) -> None:
-        if len(prepared.chunks) > self._limit:
-            self.flush()
-            self._write_large(job, prepared)
-            return
-        self._batch.append((job, prepared))
-        if sum(len(p.chunks) for _, p in self._batch) >= self._limit:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._batch:
-            return
-        parts: list[tuple[DocumentRecord, list[NewChunk], Sequence[str]]] = []
-        for job, prepared in self._batch:
-            record = _record(self._root, job, prepared)
-            parts.append((record, _new_chunks(record, prepared), prepared.embedding_texts))
-        self._index.write_documents(self._embedded(parts))
-        if self._progress:
-            self._progress.advance(len(self._batch), sum(len(c) for _, c, _ in parts))
-        self._batch = []
-
-    def _write_large(self, job: _Job, prepared: Prepared) -> None:
-        record = _record(self._root, job, prepared)
-        chunks = _new_chunks(record, prepared)
-        offset = 0
-        for start in range(0, len(chunks), self._limit):
-            part = chunks[start : start + self._limit]
-            count = sum(chunk.vectors for chunk in part)
-            texts = prepared.embedding_texts[offset : offset + count]
-            self._index.stage(self._embedded([(record, part, texts)]))
-            offset += count
-            if self._progress:
-                self._progress.within_file(job.file.path, start + len(part), len(chunks))
-        self._index.commit([NewVersion(record, chunks)])
-        if self._progress:
-            self._progress.advance(1, len(chunks))
-
-    def _embedded(
-        self, parts: list[tuple[DocumentRecord, list[NewChunk], Sequence[str]]]
-    ) -> list[DocumentWrite]:
-        """One embedding call for the texts of every part, split back per part."""
-        vectors = self._embedder.embed([text for _, _, texts in parts for text in texts])
-        writes: list[DocumentWrite] = []
-        offset = 0
-        for record, chunks, texts in parts:
-            writes.append(DocumentWrite(record, chunks, vectors[offset : offset + len(texts)]))
-            offset += len(texts)
-        return writes
 
 
 def _prepare_all(
@@ -360,19 +289,3 @@ def _record(root: Path, job: _Job, prepared: Prepared) -> DocumentRecord:
         error=prepared.error,
         indexed_at=time.time(),
     )
-
-
-def _new_chunks(record: DocumentRecord, prepared: Prepared) -> list[NewChunk]:
-    return [
-        NewChunk(
-            chunk_id=f"{record.doc_id}-{prepared.content_hash[:8]}-{ord_}",
-            title=prepared.title or record.path,
-            heading=" > ".join(chunk.headings),
-            page=chunk.page,
-            text=chunk.text,
-            vectors=vectors,
-        )
-        for ord_, (chunk, vectors) in enumerate(
-            zip(prepared.chunks, prepared.vector_counts, strict=True)
-        )
-    ]
