@@ -32,7 +32,7 @@ def parse_all(
     from ingest.scan import scan
 
     started = time.perf_counter()
-    found, _ = scan(root, max_bytes)
+    found, _, _ = scan(root, max_bytes)
     texts: list[str] = []
     for file in found:
         texts.extend(prepare(file.absolute, None, max_tokens, windows).embedding_texts)

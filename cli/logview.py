@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from cli.literal import literal
 from server.toollog import ToolCallRecord
 
 
@@ -66,12 +67,12 @@ def _show(out: Console, records: list[ToolCallRecord], as_json: bool, header: bo
         table.add_column(column)
     for record in records:
         table.add_row(
-            record.time[:19].replace("T", " "),
-            record.user,
-            record.thread,
-            record.arguments.query,
+            literal(record.time[:19].replace("T", " ")),
+            literal(record.user),
+            literal(record.thread),
+            literal(record.arguments.query),
             "error" if record.error else str(len(record.results)),
             f"{record.duration_ms:.0f}",
-            record.results[0].where() if record.results else "",
+            literal(record.results[0].where() if record.results else ""),
         )
     out.print(table)

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from cli.literal import literal
 from kb.errors import KBError
 from kb.settings import Settings
 from kb.types import SearchMode
@@ -36,7 +37,7 @@ def fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except KBError as error:
-            err.print(f"[bold red]Error:[/] {error}", highlight=False)
+            err.print(Text.assemble(("Error:", "bold red"), " ", literal(error)))
             sys.exit(1)
 
     return wrapper
@@ -111,19 +112,22 @@ def _run_ingest(
 
 
 def _notice(line: str) -> None:
-    err.print(f"[dim]{escape(line)}[/]", highlight=False)
+    err.print(literal(line, style="dim"))
 
 
 def _print_ingest_report(report: "IngestReport") -> None:
-    table = Table(title=("Dry run: " if report.dry_run else "") + f"Ingest of {report.root}")
+    title = ("Dry run: " if report.dry_run else "") + f"Ingest of {report.root}"
+    table = Table(title=literal(title))
     for name in [*report.counts(), "seconds"]:
         table.add_column(name, justify="right")
     table.add_row(*map(str, report.counts().values()), f"{report.seconds:.1f}")
     out.print(table)
     for failure in report.failures:
-        out.print(f"[red]failed[/]  {failure.path}: {failure.error}", highlight=False)
+        out.print(
+            Text.assemble(("failed", "red"), "  ", literal(f"{failure.path}: {failure.error}"))
+        )
     for skip in report.skips:
-        out.print(f"[dim]skipped[/] {skip.path}: {skip.reason}", highlight=False)
+        out.print(Text.assemble(("skipped", "dim"), " ", literal(f"{skip.path}: {skip.reason}")))
 
 
 @cli.command()
@@ -163,11 +167,15 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
         out.print("No results.")
     for rank, hit in enumerate(hits, start=1):
         where = hit.source + (f"  p.{hit.page}" if hit.page else "")
-        out.print(f"[bold]{rank}. {where}[/]  [dim]score {hit.score:.4f}[/]", highlight=False)
+        out.print(
+            Text.assemble(literal(f"{rank}. {where}", "bold"), (f"  score {hit.score:.4f}", "dim"))
+        )
         if hit.heading:
-            out.print(f"   [cyan]{hit.heading}[/]", highlight=False)
+            out.print(Text.assemble("   ", literal(hit.heading, "cyan")))
         snippet = " ".join(hit.text.split())
-        out.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}\n", highlight=False)
+        out.print(
+            Text.assemble("   ", literal(snippet[:300]), "…" if len(snippet) > 300 else "", "\n")
+        )
 
 
 @cli.command()
@@ -192,7 +200,7 @@ def status(as_json: bool) -> None:
         return
     table = Table(show_header=False)
     for key, value in info.items():
-        table.add_row(key.replace("_", " "), str(value))
+        table.add_row(key.replace("_", " "), literal(value))
     out.print(table)
 
 
@@ -217,6 +225,8 @@ def serve(host: str | None, port: int | None) -> None:
     from server.models import create_model
 
     settings = Settings()
+    host, port = host or settings.host, port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # --host is allowed
     # Fail here with a clear message, not later inside uvicorn's start-up traceback.
     if running := running_server(settings.data_dir):
         raise KBError(f"kb serve (pid {running.pid}) already serves this data dir: {running.url}")
@@ -224,7 +234,6 @@ def serve(host: str | None, port: int | None) -> None:
         KnowledgeIndex.open(settings).close()
     create_model(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    host, port = host or settings.host, port or settings.port
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
     app = create_app(settings, url=_loopback_url(host, port))
     uvicorn.run(app, host=host, port=port, log_level="warning")

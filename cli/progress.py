@@ -14,6 +14,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cli.literal import literal
+
 
 class IngestProgressBar:
     def __init__(self, console: Console, enabled: bool) -> None:
@@ -55,5 +57,6 @@ class IngestProgressBar:
         self._progress.update(self._task, advance=files, chunks=self._chunks, within=self._within)
 
     def within_file(self, path: str, chunks_done: int, chunks_total: int) -> None:
-        self._within = f" · {escape(path)}: {chunks_done:,}/{chunks_total:,} chunks"
+        name = escape(literal(path).plain)  # a file name is neither markup nor controls
+        self._within = f" · {name}: {chunks_done:,}/{chunks_total:,} chunks"
         self._progress.update(self._task, within=self._within)

@@ -1,5 +1,6 @@
 """The side-by-side table `kb eval` prints."""
 
+from rich.markup import escape
 from rich.table import Table
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "p50_ms", "p95_ms")
@@ -9,7 +10,8 @@ SEC_METRICS = ("doc_hit@5", "evidence_recall@5", "p50_ms", "p95_ms")
 def result_table(result: dict) -> Table:
     first = next(iter(result["modes"].values()))
     metrics = BEIR_METRICS if "ndcg@10" in first else SEC_METRICS
-    table = Table(title=f"{result['dataset']} ({result['split']}, {result['queries']} queries)")
+    title = f"{result['dataset']} ({result['split']}, {result['queries']} queries)"
+    table = Table(title=escape(title))  # a folder name is not markup
     table.add_column("mode")
     for metric in metrics:
         table.add_column(metric, justify="right")
@@ -27,7 +29,7 @@ def result_table(result: dict) -> Table:
 
 
 def answers_table(answers: dict) -> Table:
-    table = Table(title=f"Answers ({answers['model']}, {answers['questions']} questions)")
+    table = Table(title=escape(f"Answers ({answers['model']}, {answers['questions']} questions)"))
     for column in ("evidence_recall", "citation_precision", "p50_ms", "p95_ms"):
         table.add_column(column, justify="right")
     table.add_row(

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 from ingest.batches import BatchWriter
 from ingest.prepare import Prepared, prepare
 from ingest.progress import IngestProgress
-from ingest.report import Failure, IngestReport
-from ingest.scan import FoundFile, scan
+from ingest.report import IngestReport
+from ingest.scan import Failure, FoundFile, display_path, is_utf8, scan
 from kb.catalog import DocumentRecord
 from kb.embedder import CachedEmbedder, Embedder, create_embedder
 from kb.errors import KBError
@@ -90,7 +90,9 @@ def ingest(
 def ingest_folder(root: Path) -> Path:
     folder = root.expanduser().resolve()
     if not folder.is_dir():
-        raise KBError(f"{folder} is not a folder")
+        raise KBError(f"{display_path(str(folder))} is not a folder")
+    if not is_utf8(str(folder)):
+        raise KBError(f"the folder name {display_path(str(folder))} is not valid UTF-8: rename it")
     return folder
 
 
@@ -178,7 +180,7 @@ def _sync(
     embedder: Embedder | None,
 ) -> IngestReport:
     report = IngestReport(root=str(root), dry_run=options.dry_run)
-    found, report.skips = scan(root, int(settings.max_file_mb * 2**20))
+    found, report.skips, report.failures = scan(root, int(settings.max_file_mb * 2**20))
     records = {record.path: record for record in index.catalog.documents(str(root))}
     jobs: list[_Job] = []
     for file in found:

@@ -3,13 +3,7 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ingest.scan import Skip
-
-
-@dataclass(frozen=True)
-class Failure:
-    path: str
-    error: str
+from ingest.scan import Failure, Skip
 
 
 @dataclass

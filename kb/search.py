@@ -94,6 +94,7 @@ class Searcher:
     ) -> list[tuple[str, float]]:
         """The best `k` (chunk id, score) pairs that are live in the catalog."""
         mode = SearchMode(mode)  # an unknown mode is an error, never silently hybrid
+        query = _encodable(query)
         if not query.strip() or k <= 0:
             return []
         doc_ids = self._doc_ids(source) if source else None
@@ -175,6 +176,12 @@ def _normalised(scores: dict[str, float]) -> dict[str, float]:
     low, high = min(scores.values()), max(scores.values())
     span = (high - low) or 1.0
     return {chunk_id: (score - low) / span for chunk_id, score in scores.items()}
+
+
+def _encodable(text: str) -> str:
+    """Lone surrogates (undecodable bytes of a command-line argument) become "?": the
+    tokenizer and SQLite take only valid Unicode."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _hit(row: ChunkRow, score: float) -> Hit:

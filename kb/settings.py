@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 
 
 class Settings(BaseSettings):
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `kb serve` listens on.")
     port: int = Field(8000, description="Port `kb serve` listens on.")
+    allowed_hosts: str | None = Field(
+        None,
+        description="Comma-separated host names the server answers to (the `Host` header; "
+        "guards against DNS rebinding), or `*` for any. Default: localhost, 127.0.0.1, "
+        "[::1] and `KB_HOST`; setting it replaces that default.",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the chat database, e.g. "
@@ -91,6 +98,12 @@ class Settings(BaseSettings):
     search_top_k: int = Field(5, description="Passages `search_docs` returns by default.")
 
     @property
+    def allowed_host_names(self) -> frozenset[str]:
+        """Host names as `host_name` normalises them; "*" allows any."""
+        names = self.allowed_hosts.split(",") if self.allowed_hosts else [*LOOPBACK, self.host]
+        return frozenset(host_name(name) for name in names if name.strip())
+
+    @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
@@ -101,3 +114,11 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+
+def host_name(value: str) -> str:
+    """`value` (a host, host:port, [IPv6]:port or bare IPv6) lower-cased, without the port."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value if value.count(":") > 1 else value.split(":", 1)[0]

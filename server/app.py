@@ -1,38 +1,43 @@
 """The HTTP app: ChatKit at POST /chatkit, a small JSON API, and the web UI at /.
 
-Bad input never reaches the ChatKit stream: the body is size-checked and validated, and
-the thread or item it names is looked up, before a 200 header is sent.
+Bad input never reaches the ChatKit stream: the body is size-checked, and the ChatKit
+server's preflight validates it and looks up what it names, before a 200 header is sent.
 """
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from agents import Model
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from chatkit.types import ChatKitReq
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import TypeAdapter, ValidationError
+from starlette.requests import ClientDisconnect
 
 from kb.embedder import Embedder
 from kb.settings import Settings
 from kb.status import IndexStatus
 from server.context import RequestContext
 from server.errors import HTTPError
+from server.guard import FILE_POLICY, Guard
 from server.index_api import add_index_routes
+from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
 STATIC = Path(__file__).parent / "static"
-REQUEST = TypeAdapter(ChatKitReq)
 MAX_USER_ID = 128
+# Requests a page on another site can send without a CORS preflight; ChatKit speaks JSON.
+FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def create_app(
@@ -53,14 +58,17 @@ def create_app(
 
     app = FastAPI(title="kb", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(Guard, allowed_hosts=settings.allowed_host_names)
 
     @app.exception_handler(HTTPError)
     async def http_error(_: Request, error: HTTPError) -> JSONResponse:
-        return JSONResponse({"error": error.message}, status_code=error.status)
+        return JSONResponse(
+            {"error": error.message}, status_code=error.status, headers=error.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": _describe(error.errors())}, status_code=400)
+        return JSONResponse({"error": describe(error.errors())}, status_code=400)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -75,18 +83,22 @@ def create_app(
 def _api(settings: Settings) -> list[APIRouter]:
     def granted(authorization: str | None, token: str | None = None) -> bool:
         expected = settings.auth_token
-        return not expected or authorization == f"Bearer {expected}" or token == expected
+        if not expected:
+            return True
+        scheme, _, bearer = (authorization or "").partition(" ")
+        offered = [bearer] if scheme.lower() == "bearer" else []
+        return any(_same_secret(given, expected) for given in [*offered, token] if given)
 
     def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
         if not granted(authorization):
-            raise HTTPError(401, "missing or wrong token: send Authorization: Bearer <token>")
+            raise _unauthorized("send Authorization: Bearer <token>")
 
     def authorize_link(
         authorization: Annotated[str | None, Header()] = None,
         token: Annotated[str | None, Query()] = None,
     ) -> None:
         if not granted(authorization, token):
-            raise HTTPError(401, "missing or wrong token: send Authorization or ?token=")
+            raise _unauthorized("send Authorization or ?token=")
 
     router = APIRouter(dependencies=[Depends(authorize)])
     # Opened in a new tab ("Open original"), which cannot send the header.
@@ -96,14 +108,12 @@ def _api(settings: Settings) -> list[APIRouter]:
     async def chatkit(request: Request) -> Response:
         services = _services(request)
         context = _context(request)
+        _require_json(request)
         body = await _read_body(request, settings.max_request_kb * 1024)
         try:
-            parsed = REQUEST.validate_json(body)
-        except ValidationError as error:
-            raise HTTPError(400, "invalid ChatKit request: " + _describe(error.errors())) from None
-        await _check_references(services, parsed, context)
-        try:
             result = await services.chat.process(body, context)
+        except RequestRefused as error:
+            raise HTTPError(error.status, error.message) from None
         except NotFoundError as error:
             raise HTTPError(404, str(error)) from None
         if isinstance(result, StreamingResult):
@@ -157,7 +167,7 @@ def _api(settings: Settings) -> list[APIRouter]:
             raise HTTPError(404, str(error)) from None
 
     @links.get("/api/documents/{doc_id}/file")
-    async def document_file(doc_id: str, request: Request) -> FileResponse:
+    async def document_file(doc_id: str, request: Request) -> Response:
         live = _services(request).live
         record = await asyncio.to_thread(live.read, lambda index: index.catalog.document(doc_id))
         if record is None or record.content_hash is None:
@@ -166,12 +176,22 @@ def _api(settings: Settings) -> list[APIRouter]:
         path = (root / record.path).resolve()
         if not path.is_relative_to(root) or not await asyncio.to_thread(path.is_file):
             raise HTTPError(404, f"{record.path} is no longer on disk; run `kb ingest`")
+        # Serve exactly the bytes that were indexed: citations point into that version.
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as error:
+            raise HTTPError(404, f"{record.path} cannot be read: {error.strerror}") from None
+        if hashlib.sha256(data).hexdigest() != record.content_hash:
+            message = f"{record.path} changed since it was indexed; run `kb ingest` to index it"
+            raise HTTPError(409, message)
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if media_type == "text/html":  # never render an indexed page in our origin
             media_type = "text/plain"
-        return FileResponse(
-            path, media_type=media_type, filename=path.name, content_disposition_type="inline"
-        )
+        headers = {
+            "content-disposition": _inline(path.name),
+            "content-security-policy": FILE_POLICY,
+        }
+        return Response(data, media_type=media_type, headers=headers)
 
     add_index_routes(router)
     return [router, links]
@@ -189,41 +209,41 @@ def _context(request: Request) -> RequestContext:
     return RequestContext(user_id=user)
 
 
+def _same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _unauthorized(how: str) -> HTTPError:
+    headers = {"WWW-Authenticate": 'Bearer realm="kb"'}
+    return HTTPError(401, f"missing or wrong token: {how}", headers)
+
+
+def _require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in FORM_TYPES:
+        raise HTTPError(415, "ChatKit requests are JSON: send Content-Type: application/json")
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPError(413, f"request body over KB_MAX_REQUEST_KB ({limit // 1024} KiB)")
     body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise HTTPError(413, f"request body over KB_MAX_REQUEST_KB ({limit // 1024} KiB)")
+    try:
+        async for part in request.stream():
+            body += part
+            if len(body) > limit:
+                raise HTTPError(413, f"request body over KB_MAX_REQUEST_KB ({limit // 1024} KiB)")
+    except ClientDisconnect:  # nobody is left to answer: not a server error
+        raise HTTPError(400, "the client disconnected before sending the whole body") from None
     return bytes(body)
 
 
-async def _check_references(services: ChatServices, parsed: Any, context: RequestContext) -> None:
-    """Unknown threads and items are a 404 now, not a broken stream later."""
-    params = getattr(parsed, "params", None)
-    thread_id = getattr(params, "thread_id", None)
-    if thread_id is None:
-        return
-    item_ids = list(getattr(params, "item_ids", None) or [])
-    if getattr(params, "item_id", None):
-        item_ids.append(params.item_id)  # type: ignore[union-attr]
-    try:
-        await services.store.load_thread(thread_id, context=context)
-        for item_id in item_ids:
-            await services.store.load_item(thread_id, item_id, context=context)
-    except NotFoundError as error:
-        raise HTTPError(404, str(error)) from None
-
-
-def _describe(errors: Any) -> str:
-    parts = []
-    for error in list(errors)[:3]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
-        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
-    return "; ".join(parts)
+def _inline(filename: str) -> str:
+    quoted = quote(filename)
+    if quoted == filename:
+        return f'inline; filename="{filename}"'
+    return f"inline; filename*=utf-8''{quoted}"
 
 
 def _mount_ui(app: FastAPI) -> None:

@@ -14,7 +14,7 @@ from agents import Agent, Runner, TResponseInputItem
 from agents.exceptions import AgentsException
 from chatkit.agents import ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
-from chatkit.server import ChatKitServer
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     Annotation,
     AssistantMessageItem,
@@ -34,6 +34,7 @@ from kb.types import Hit
 from server.agent import KBAgentContext
 from server.context import RequestContext
 from server.passages import describe
+from server.preflight import REQUEST, clean_title, parse_request, preflight
 from server.store import FeedbackKind, SQLStore
 from server.toollog import ToolCallLog
 
@@ -65,6 +66,13 @@ class KBChatServer(ChatKitServer[RequestContext]):
         self.history_messages = history_messages
         self.default_top_k = default_top_k
         self.feedback_path = feedback_path
+
+    async def process(
+        self, request: str | bytes | bytearray, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        """Raises RequestRefused, before any answer starts, for what cannot be served."""
+        checked = await preflight(self.store, parse_request(request), context)
+        return await super().process(REQUEST.dump_json(checked), context)
 
     async def respond(
         self,
@@ -194,7 +202,7 @@ def _title(message: UserMessageItem) -> str:
     text = " ".join(
         part.text for part in message.content if getattr(part, "type", "") == "input_text"
     )
-    text = " ".join(text.split())
+    text = clean_title(text)
     return text if len(text) <= TITLE_LENGTH else text[: TITLE_LENGTH - 1].rstrip() + "…"
 
 

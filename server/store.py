@@ -93,6 +93,7 @@ _item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 _attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+MAX_PAGE_SIZE = 100  # a larger limit gets this many rows and has_more
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -210,6 +211,7 @@ class SQLStore(Store[RequestContext]):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
+        limit = _capped(limit)
         query = _page_query(threads, threads.c.user_id == context.user_id, after, limit, order)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
@@ -233,6 +235,7 @@ class SQLStore(Store[RequestContext]):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
+        limit = _capped(limit)
         query = _page_query(items, _thread_items(context, thread_id), after, limit, order)
         async with self.engine.connect() as conn:
             await _require_thread(conn, context, thread_id)
@@ -374,6 +377,13 @@ async def _require_thread(conn: AsyncConnection, context: RequestContext, thread
 T = TypeVar("T")
 
 
+def _capped(limit: int) -> int:
+    if limit < 0:
+        raise ValueError(f"limit must be 0 or more, not {limit}")
+    return min(limit, MAX_PAGE_SIZE)
+
+
 def _page(data: list[T], has_more: bool) -> Page[T]:
-    last = getattr(data[-1], "id", None) if data else None
+    # As in the ChatKit contract: the cursor of the next page, none after the last one.
+    last = getattr(data[-1], "id", None) if data and has_more else None
     return Page(data=data, has_more=has_more, after=last)

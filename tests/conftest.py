@@ -1,6 +1,8 @@
 """Every test gets its own data dir; the embedding model is loaded once per session."""
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +47,35 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedd
     data = tmp_path_factory.mktemp("sample") / "data"
     ingest_sample(Settings(data_dir=data), embedder)
     return data
+
+
+@pytest.fixture
+def live(settings: Settings, sample_index: Path, embedder: LocalEmbedder) -> Iterator[Any]:
+    """The real app on a loopback port, over a copy of the sample index."""
+    from server.app import create_app
+    from tests.serving import LiveServer, copy_index
+
+    copy_index(sample_index / "index", settings.index_dir)
+    with LiveServer(create_app(settings, embedder=embedder)) as server:
+        yield server
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., Any]]:
+    """Make clients (user, token) that are closed after the test."""
+    from server.client import ChatClient
+
+    made: list[ChatClient] = []
+
+    def make(url: str, user: str = "local", token: str | None = None) -> ChatClient:
+        made.append(ChatClient(url, user, token))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.http.close()
+
+
+@pytest.fixture
+def client(live: Any, connect: Callable[..., Any]) -> Any:
+    return connect(live.url)

@@ -231,6 +231,41 @@ def test_failed_file_is_retried_and_keeps_its_last_good_version(settings, docs, 
     assert report.updated == ["notes.txt"] and report.exit_code == 0
 
 
+def test_links_that_leave_the_folder_are_skipped_and_never_indexed(settings, tmp_path, counting):
+    outside = tmp_path / "outside"
+    write(outside / "secret.md", "# Secret\n\nThe vault code is 7421 for the walrus room.\n")
+    write(outside / "more" / "deep.md", "# Deep\n\nThe walrus tunnel has a vault.\n")
+    docs = tmp_path / "docs"
+    write(docs / "real.md", "# Real\n\nThe heron nests by the river.\n")
+    (docs / "secret.md").symlink_to(outside / "secret.md")
+    (docs / "hostname.txt").symlink_to("/etc/hostname")
+    (docs / "elsewhere").symlink_to(outside / "more", target_is_directory=True)
+    (docs / "loop").symlink_to(docs, target_is_directory=True)
+    (docs / "alias.md").symlink_to(docs / "real.md")  # inside the folder: fine
+    write(docs / "sub" / "keep.txt", "Kept.")
+    (docs / "sub" / "up.md").symlink_to("../real.md")
+    report = ingest(settings, docs, embedder=counting)
+    assert report.exit_code == 0
+    assert sorted(report.added) == ["alias.md", "real.md", "sub/keep.txt", "sub/up.md"]
+    skipped = {skip.path: skip.reason for skip in report.skips}
+    assert set(skipped) == {"secret.md", "hostname.txt", "elsewhere/", "loop/"}
+    for path in ("secret.md", "hostname.txt", "elsewhere/"):
+        assert "outside the ingested folder" in skipped[path]
+    assert "not followed" in skipped["loop/"]
+    assert search_sources(settings, counting, "vault code walrus", SearchMode.LEXICAL) == []
+    hostname = Path("/etc/hostname").read_text().strip()
+    assert search_sources(settings, counting, hostname, SearchMode.LEXICAL) == []
+    # A link re-pointed outside is no longer followed: its indexed copy goes away.
+    (docs / "alias.md").unlink()
+    (docs / "alias.md").symlink_to(outside / "secret.md")
+    report = ingest(settings, docs, embedder=counting)
+    assert report.deleted == ["alias.md"] and "alias.md" in {s.path for s in report.skips}
+    assert search_sources(settings, counting, "heron", SearchMode.LEXICAL) == [
+        "real.md",
+        "sub/up.md",
+    ]
+
+
 def test_missing_folder_is_a_clear_error(settings, tmp_path, counting):
     with pytest.raises(KBError, match="is not a folder"):
         ingest(settings, tmp_path / "nope", embedder=counting)

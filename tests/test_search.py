@@ -53,6 +53,13 @@ def test_a_passage_with_several_vectors_is_one_hit_scored_by_its_best(settings, 
         assert hits[0].score == pytest.approx(float(pair @ query), abs=1e-4)
 
 
+def test_undecodable_bytes_in_a_query_are_ignored_in_every_mode(searcher):
+    # A command-line argument with bytes that are not UTF-8 arrives with lone surrogates.
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = searcher.search("\udcff E4711 license\udcfe", k=1, mode=mode)
+        assert [hit.source for hit in hits] == ["errors.md"], mode
+
+
 VERBS = ["light a candle", "ring the gong", "polish the brass bell", "sweep the floor", "rest"]
 
 

@@ -1,41 +1,12 @@
 """The real app over HTTP on loopback, with the offline model over the sample docs."""
 
 import json
-from pathlib import Path
-
-import pytest
 
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from server.app import create_app
-from server.client import ChatClient, final_answer, search_tasks, thread_id_of, user_input
+from server.client import final_answer, search_tasks, thread_id_of, user_input
 from tests.serving import LiveServer, copy_index
-
-
-@pytest.fixture
-def live(settings: Settings, sample_index: Path, embedder):
-    copy_index(sample_index / "index", settings.index_dir)
-    with LiveServer(create_app(settings, embedder=embedder)) as server:
-        yield server
-
-
-@pytest.fixture
-def connect():
-    """Make clients (user, token) that are closed after the test."""
-    made: list[ChatClient] = []
-
-    def make(url: str, user: str = "local", token: str | None = None) -> ChatClient:
-        made.append(ChatClient(url, user, token))
-        return made[-1]
-
-    yield make
-    for client in made:
-        client.http.close()
-
-
-@pytest.fixture
-def client(live: LiveServer, connect) -> ChatClient:
-    return connect(live.url)
 
 
 def test_first_question_searches_streams_and_cites_the_right_file(client, settings):

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.context import RequestContext
 from server.migrations import MIGRATIONS
-from server.store import SQLStore, default_database_url, open_store, sort_key
+from server.store import MAX_PAGE_SIZE, SQLStore, default_database_url, open_store, sort_key
 
 ALICE = RequestContext("alice")
 BOB = RequestContext("bob")
@@ -176,7 +176,7 @@ class TestStoreContract:
         second = await store.load_threads(2, first.after, "desc", ALICE)
         assert (ids(second), second.has_more) == (["thr_2", "thr_1"], True)
         last = await store.load_threads(2, second.after, "desc", ALICE)
-        assert (ids(last), last.has_more) == (["thr_0"], False)
+        assert (ids(last), last.has_more, last.after) == (["thr_0"], False, None)
         asc = await store.load_threads(3, "thr_1", "asc", ALICE)
         assert (ids(asc), asc.has_more) == (["thr_2", "thr_3", "thr_4"], False)
 
@@ -192,7 +192,24 @@ class TestStoreContract:
         desc = await store.load_thread_items("thr_1", None, 3, "desc", ALICE)
         assert (ids(desc), desc.has_more) == (["msg_d", "msg_c", "msg_b"], True)
         tail = await store.load_thread_items("thr_1", "msg_c", 10, "desc", ALICE)
-        assert (ids(tail), tail.has_more) == (["msg_b", "msg_a"], False)
+        assert (ids(tail), tail.has_more, tail.after) == (["msg_b", "msg_a"], False, None)
+
+    async def test_page_limits_beyond_any_integer_column_are_capped(self, store: SQLStore) -> None:
+        for n in range(MAX_PAGE_SIZE + 1):
+            await store.save_thread(thread(f"thr_{n:03}", seconds=n), ALICE)
+        await store.add_thread_item("thr_000", user_message("msg_1", "thr_000", 1), ALICE)
+        page = await store.load_threads(10**20, None, "asc", ALICE)
+        assert (len(page.data), page.has_more) == (MAX_PAGE_SIZE, True)
+        assert page.after == f"thr_{MAX_PAGE_SIZE - 1:03}"
+        items_page = await store.load_thread_items("thr_000", None, 10**20, "asc", ALICE)
+        assert (ids(items_page), items_page.has_more) == (["msg_1"], False)
+
+    async def test_negative_page_limits_are_refused(self, store: SQLStore) -> None:
+        await store.save_thread(thread("thr_1"), ALICE)
+        with pytest.raises(ValueError, match="limit"):
+            await store.load_threads(-1, None, "asc", ALICE)
+        with pytest.raises(ValueError, match="limit"):
+            await store.load_thread_items("thr_1", None, -5, "asc", ALICE)
 
     async def test_naive_and_aware_timestamps_sort_together(self, store: SQLStore) -> None:
         # The ChatKit server stamps items with naive local `datetime.now()`.

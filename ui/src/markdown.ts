@@ -37,15 +37,9 @@ md.renderer.rules.citation = (tokens, idx, _options, env?: Env) => {
       ? numbers.map((n) => `<span class="citation pending" aria-hidden="true">${n}</span>`).join("")
       : md.utils.escapeHtml(token.content);
   }
+  // Labelled after sanitising (see labelCitations).
   return numbers
-    .map((n) => {
-      const c = citations.get(n) as Citation;
-      const label = md.utils.escapeHtml(`Source ${n}: ${c.title}`);
-      return (
-        `<button type="button" class="citation" data-testid="citation" data-n="${n}" ` +
-        `aria-label="${label}" title="${label}">${n}</button>`
-      );
-    })
+    .map((n) => `<button type="button" class="citation" data-testid="citation" data-n="${n}">${n}</button>`)
     .join("");
 };
 
@@ -73,5 +67,24 @@ export function renderMarkdown(
   streaming = false,
 ): string {
   const env: Env = { citations, streaming };
-  return DOMPurify.sanitize(md.render(text, env), PURIFY) as unknown as string;
+  const clean = DOMPurify.sanitize(md.render(text, env), { ...PURIFY, RETURN_DOM_FRAGMENT: true });
+  labelCitations(clean, citations);
+  const holder = document.createElement("div");
+  holder.append(clean);
+  return holder.innerHTML;
+}
+
+/**
+ * DOMPurify drops any attribute whose value looks like markup (`</title>`, `-->`, `]>`), so a
+ * label in the HTML string would vanish for such a title. Set on the sanitised tree, the
+ * label is plain attribute text that is never parsed.
+ */
+function labelCitations(root: DocumentFragment, citations?: Map<number, Citation>): void {
+  for (const chip of root.querySelectorAll<HTMLElement>("button.citation[data-n]")) {
+    const citation = citations?.get(Number(chip.dataset.n));
+    if (!citation) continue;
+    const label = `Source ${chip.dataset.n}: ${citation.title}`;
+    chip.setAttribute("aria-label", label);
+    chip.setAttribute("title", label);
+  }
 }

@@ -45,6 +45,22 @@ describe("renderMarkdown", () => {
     expect(el.textContent).not.toContain("[");
   });
 
+  it("keeps the chip's label whatever markup-like text the title holds", () => {
+    const titles = ["a <b> c", "notes </title> draft", "x --> y", "[draft]> z", "</style><script>"];
+    const citations = new Map(
+      titles.map((title, i) => {
+        const base = cite(i + 1).get(i + 1) as Citation;
+        return [i + 1, { ...base, title }] as const;
+      }),
+    );
+    const el = dom(renderMarkdown(titles.map((_, i) => `[${i + 1}]`).join(" "), citations));
+    const chips = [...el.querySelectorAll("button[data-testid='citation']")];
+    const labels = titles.map((title, i) => `Source ${i + 1}: ${title}`);
+    expect(chips.map((c) => c.getAttribute("aria-label"))).toEqual(labels);
+    expect(chips.map((c) => c.getAttribute("title"))).toEqual(labels);
+    expect(el.querySelector("script, style")).toBeNull();
+  });
+
   it("leaves unknown markers, code and links alone", () => {
     const el = dom(renderMarkdown("See [4] and `[1]` and [1](http://example.org/x).\n\n    [1]", cite(1)));
     expect(el.querySelectorAll("[data-testid='citation']")).toHaveLength(0);
