@@ -55,6 +55,7 @@ eval: install
 
 bench: install
 	$(KB) bench
+	$(KB) bench --soak
 
 logs: install
 	$(KB) logs

@@ -79,3 +79,38 @@ def _search(result: dict) -> Table:
         for mode, stats in modes.items():
             table.add_row(index, mode, *(str(stats[f"p{q}_ms"]) for q in (50, 95, 99)))
     return table
+
+
+def soak_tables(result: dict) -> list[Table]:
+    plan = result["plan"]
+    title = (
+        f"Soak: {plan['chats']} chats for {plan['seconds']:.0f} s, an ingest every "
+        f"{plan['interval_s']:.0f} s (every {plan['rebuild_every']}th a rebuild)"
+    )
+    summary = Table(title=title, show_header=False)
+    searches, chat = result["searches"], result["chat"]
+    for label, value in [
+        ("searches (agent tool calls)", searches["count"]),
+        ("failed searches", searches["failed"]),
+        (
+            "search p50 / p95 / max ms",
+            f"{searches['p50_ms']} / {searches['p95_ms']} / {searches['max_ms']}",
+        ),
+        ("chat requests", chat["requests"]),
+        ("chat errors", chat["errors"]),
+        ("chat answer p50 / p95 ms", f"{chat['total_p50_ms']} / {chat['total_p95_ms']}"),
+        (
+            "ingests with every change visible at once",
+            f"{result['ingests_visible_at_once']} of {result['ingests']}",
+        ),
+        ("ingest p50 / max s", f"{result['ingest_p50_s']} / {result['ingest_max_s']}"),
+    ]:
+        summary.add_row(label, str(value))
+    rounds = Table(title="Soak rounds")
+    for name in ("round", "kind", "ingest s", "added", "updated", "deleted", "not visible"):
+        rounds.add_column(name, justify="right")
+    for r in result["rounds"]:
+        kind = "rebuild" if r["rebuild"] else "sync"
+        counts = (r["ingest_s"], r["added"], r["updated"], r["deleted"])
+        rounds.add_row(str(r["round"]), kind, *map(str, counts), "; ".join(r["not_visible"]) or "-")
+    return [summary, rounds]

@@ -3,12 +3,13 @@
 Results go to stdout (a table, or JSON with `--json`), progress and diagnostics to stderr.
 """
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -19,6 +20,10 @@ from cli.literal import literal
 from kb.errors import KBError
 from kb.settings import Settings
 from kb.types import SearchMode
+
+if TYPE_CHECKING:
+    from ingest.progress import IngestProgress
+    from ingest.report import IngestReport
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -76,18 +81,10 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
         kb ingest ~/notes --json
     """
     from cli.progress import IngestProgressBar
-    from ingest.pipeline import ingest as run_ingest
 
-    settings = Settings()
+    options = {"delete": not no_delete, "rebuild": rebuild, "dry_run": dry_run}
     with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
-        report = run_ingest(
-            settings,
-            directory,
-            delete=not no_delete,
-            rebuild=rebuild,
-            dry_run=dry_run,
-            progress=progress,
-        )
+        report = _run_ingest(Settings(), directory, options, progress)
     if as_json:
         print_json(report.to_json())
     else:
@@ -95,7 +92,32 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
     sys.exit(report.exit_code)
 
 
-def _print_ingest_report(report: Any) -> None:
+def _run_ingest(
+    settings: Settings, directory: Path, options: dict[str, bool], progress: "IngestProgress"
+) -> "IngestReport":
+    """In the `kb serve` that owns the data dir, if one runs; else here."""
+    from cli.remote import ingest_in_server, server_for
+
+    server = server_for(settings)
+    if server is not None:
+        return ingest_in_server(server, settings, directory, options, progress, _notice)
+    from ingest.pipeline import ingest
+
+    return ingest(
+        settings,
+        directory,
+        delete=options["delete"],
+        rebuild=options["rebuild"],
+        dry_run=options["dry_run"],
+        progress=progress,
+    )
+
+
+def _notice(line: str) -> None:
+    err.print(literal(line, style="dim"))
+
+
+def _print_ingest_report(report: "IngestReport") -> None:
     title = ("Dry run: " if report.dry_run else "") + f"Ingest of {report.root}"
     table = Table(title=literal(title))
     for name in [*report.counts(), "seconds"]:
@@ -132,10 +154,17 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
     Example:
         kb search "total net sales" --source "*AAPL*" -k 3
     """
-    from cli.service import open_searcher
+    from cli.remote import server_for
 
-    with open_searcher(Settings()) as searcher:
-        hits = searcher.search(query, k=k, mode=mode, source=source)  # type: ignore[arg-type]
+    settings = Settings()
+    server = server_for(settings)
+    if server is not None:
+        hits = server.search(query, k, mode, source)
+    else:
+        from cli.service import open_searcher
+
+        with open_searcher(settings) as searcher:
+            hits = searcher.search(query, k=k, mode=mode, source=source)  # type: ignore[arg-type]
     if as_json:
         print_json([hit.to_json() for hit in hits])
         return
@@ -159,9 +188,18 @@ def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> 
 @fails_cleanly
 def status(as_json: bool) -> None:
     """Show what the knowledge base holds."""
-    from cli.service import index_status
+    from cli.remote import server_for
+    from kb.status import IndexStatus
 
-    info = index_status(Settings())
+    settings = Settings()
+    server = server_for(settings)
+    if server is not None:
+        found = IndexStatus.from_json(server.status())
+    else:
+        from cli.service import index_status
+
+        found = index_status(settings)
+    info = dataclasses.asdict(found)
     if as_json:
         print_json(info)
         return
@@ -187,6 +225,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from kb.index import KnowledgeIndex
+    from kb.writer import running_server, writer_lock
     from server.app import create_app
     from server.models import create_model
 
@@ -194,11 +233,21 @@ def serve(host: str | None, port: int | None) -> None:
     host, port = host or settings.host, port or settings.port
     settings = settings.model_copy(update={"host": host, "port": port})  # --host is allowed
     # Fail here with a clear message, not later inside uvicorn's start-up traceback.
-    KnowledgeIndex.open(settings).close()
+    if running := running_server(settings.data_dir):
+        raise KBError(f"kb serve (pid {running.pid}) already serves this data dir: {running.url}")
+    with writer_lock(settings.data_dir, "kb serve"):
+        KnowledgeIndex.open(settings).close()
     create_model(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    app = create_app(settings, url=_loopback_url(host, port))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _loopback_url(host: str, port: int) -> str:
+    """Where CLI commands on this machine reach a server listening on `host`."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @cli.command()
@@ -269,35 +318,41 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--quick", is_flag=True, help="A small subset in under a minute (CI smoke test).")
+@click.option("--soak", is_flag=True, help="Chats while the folder is re-ingested (5 min).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @fails_cleanly
-def bench(quick: bool, as_json: bool) -> None:
+def bench(quick: bool, soak: bool, as_json: bool) -> None:
     """Measure ingest, search and chat on this machine, side by side.
 
     The full run ingests the SEC 10-Q PDFs and SciFact (../shared/eval) cold, warm and
     with one file changed, next to the floor (parsing and embedding alone); times search
     on those indexes and on 100,000 synthetic chunks; and streams chat answers from a real
     `kb serve`, 1 and 16 at a time. It takes about ten minutes; `--quick` uses the sample
-    docs. The JSON is also written to <KB_DATA_DIR>/bench/<UTC timestamp>.json.
+    docs. `--soak` instead runs 8 chats for 5 minutes against `kb serve` while the sample
+    docs change and are re-ingested every 30 s (every fourth time rebuilt), and counts
+    failed searches and changes not visible when `kb ingest` returned (`--quick`: 40 s).
+    The JSON is also written to <KB_DATA_DIR>/bench/<UTC timestamp>.json.
 
     \b
     Example:
         kb bench --quick --json
+        kb bench --soak
     """
-    from benchmarks.report import bench_tables
+    from benchmarks.report import bench_tables, soak_tables
     from benchmarks.runner import run_bench, save_result
+    from benchmarks.soak import run_soak
 
     def log(line: str) -> None:
         err.print(f"bench: {line}", highlight=False)
 
     settings = Settings()
-    result = run_bench(settings, quick, log)
+    result = run_soak(quick, log) if soak else run_bench(settings, quick, log)
     path = save_result(result, settings.data_dir)
     err.print(f"bench: done in {result['duration_s']} s; wrote {path}", highlight=False)
     if as_json:
         print_json(result)
         return
-    for table in bench_tables(result):
+    for table in (soak_tables if soak else bench_tables)(result):
         out.print(table)
 
 

@@ -24,7 +24,7 @@ import pypdfium2
 
 from evaluation.sec import Question, evaluate_mode, is_sec, load_questions
 from evaluation.workspace import Workspace, workspace
-from ingest.pipeline import IngestProgress
+from ingest.progress import IngestProgress
 from kb.embedder import Embedder
 from kb.settings import Settings
 from kb.types import SearchMode

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.metrics import percentile
-from ingest.pipeline import IngestProgress, IngestReport, ingest
+from ingest.pipeline import ingest
+from ingest.progress import IngestProgress
+from ingest.report import IngestReport
 from kb.embedder import Embedder, create_embedder
 from kb.index import KnowledgeIndex
 from kb.search import Searcher

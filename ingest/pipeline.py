@@ -3,76 +3,57 @@
 New files are added, changed files re-indexed, unchanged files skipped without being read
 (size and mtime) or parsed (content hash), vanished files removed. Parsing runs in a worker
 process while this one embeds, so the two overlap on two cores.
+
+Chunks are embedded and written in batches of about KB_INGEST_BATCH_CHUNKS, whatever the
+size of one file (ingest.batches).
+
+An ingest runs in the process that holds the data dir's writer lock (kb.writer): `ingest`
+for `kb ingest` without a server, `ingest_into` for the server's jobs, on its open index.
+`--rebuild` first checks that the embedding model works, then builds a new index
+generation beside the one in use and switches to it once complete (kb.generations).
 """
 
-import fcntl
 import hashlib
 import multiprocessing
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from ingest.batches import BatchWriter
 from ingest.document import LoadOptions
 from ingest.prepare import Prepared, prepare
+from ingest.progress import IngestProgress
+from ingest.report import IngestReport
 from ingest.scan import Failure, FoundFile, Skip, display_path, is_utf8, scan
-from kb.catalog import DocumentRecord, NewChunk
+from kb.catalog import DocumentRecord
 from kb.embedder import CachedEmbedder, Embedder, create_embedder
 from kb.errors import KBError
-from kb.index import DocumentWrite, KnowledgeIndex, remove_index
+from kb.generations import activate, new_generation, remove_inactive, remove_path
+from kb.index import KnowledgeIndex
 from kb.settings import Settings
+from kb.writer import writer_lock
 
-BATCH_CHUNKS = 256  # chunks embedded and written together
 IN_FLIGHT = 8  # files parsed ahead of the embedder
+PROBE_TEXT = "kb: embedding check"
 
 
-class IngestProgress(Protocol):
-    def start(self, total_files: int) -> None: ...
+class IndexSlot(Protocol):
+    """The index an ingest writes to, and how a rebuilt index takes its place."""
 
-    def advance(self, files: int, chunks: int) -> None: ...
+    def current(self) -> KnowledgeIndex: ...
+
+    def replace(self, rebuilt: KnowledgeIndex) -> None: ...
 
 
-@dataclass
-class IngestReport:
-    root: str
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    skips: list[Skip] = field(default_factory=list)
-    chunks: int = 0
-    seconds: float = 0.0
+@dataclass(frozen=True)
+class IngestOptions:
+    delete: bool = True  # remove documents whose files vanished
+    rebuild: bool = False  # into a new, empty index that replaces the current one
     dry_run: bool = False
-
-    @property
-    def exit_code(self) -> int:
-        return 2 if self.failures else 0
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "added": len(self.added),
-            "updated": len(self.updated),
-            "unchanged": len(self.unchanged),
-            "deleted": len(self.deleted),
-            "skipped": len(self.skips),
-            "failed": len(self.failures),
-            "chunks": self.chunks,
-        }
-
-    def to_json(self) -> dict:
-        return {
-            **self.counts(),
-            "seconds": round(self.seconds, 3),
-            "dry_run": self.dry_run,
-            "failures": [{"path": f.path, "error": f.error} for f in self.failures],
-            "skips": [{"path": s.path, "reason": s.reason} for s in self.skips],
-        }
 
 
 @dataclass(frozen=True)
@@ -85,30 +66,6 @@ def document_id(root: Path, path: str) -> str:
     return hashlib.sha1(f"{root}\0{path}".encode()).hexdigest()[:16]
 
 
-@contextmanager
-def ingest_lock(data_dir: Path) -> Iterator[None]:
-    """Only one ingest may write to a data dir; a second one fails at once."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "ingest.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise KBError(
-                f"another `kb ingest` (pid {holder}) is writing to {data_dir}; "
-                "wait for it to finish, then run this one again"
-            ) from None
-        handle.truncate(0)
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ingest(
     settings: Settings,
     root: Path,
@@ -119,34 +76,111 @@ def ingest(
     progress: IngestProgress | None = None,
     embedder: Embedder | None = None,
 ) -> IngestReport:
-    started = time.perf_counter()
-    root = root.expanduser().resolve()
-    if not root.is_dir():
-        raise KBError(f"{display_path(str(root))} is not a folder")
-    if not is_utf8(str(root)):
-        raise KBError(f"the folder name {display_path(str(root))} is not valid UTF-8: rename it")
-    with ingest_lock(settings.data_dir):
-        if rebuild and not dry_run:
-            remove_index(settings.index_dir)
-        index = KnowledgeIndex.open(settings)
+    """Ingest in this process; fails at once while `kb serve` or another ingest writes."""
+    folder = ingest_folder(root)
+    with writer_lock(settings.data_dir, "kb ingest"):
+        remove_inactive(settings.index_dir)  # what a killed rebuild left
+        slot = _LocalSlot(settings)
         try:
-            report = _sync(settings, index, root, delete, dry_run, progress, embedder)
+            options = IngestOptions(delete, rebuild, dry_run)
+            return ingest_into(slot, settings, folder, options, progress, embedder)
         finally:
-            index.close()
+            slot.close()
+
+
+def ingest_folder(root: Path) -> Path:
+    folder = root.expanduser().resolve()
+    if not folder.is_dir():
+        raise KBError(f"{display_path(str(folder))} is not a folder")
+    if not is_utf8(str(folder)):
+        raise KBError(f"the folder name {display_path(str(folder))} is not valid UTF-8: rename it")
+    return folder
+
+
+def ingest_into(
+    slot: IndexSlot,
+    settings: Settings,
+    root: Path,
+    options: IngestOptions,
+    progress: IngestProgress | None = None,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """Sync `root` (an absolute folder) into the slot's index; the caller holds the lock."""
+    started = time.perf_counter()
+    if options.rebuild and not options.dry_run:
+        report = _rebuild(slot, settings, root, options, progress, embedder)
+    else:
+        report = _sync(settings, slot.current(), root, options, progress, embedder)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def checked_embedder(settings: Settings, embedder: Embedder | None) -> Embedder:
+    """The embedder, once it embedded a probe text: a typo in KB_EMBEDDING_MODEL or an
+    unreachable embeddings server fails here, before anything is changed."""
+    try:
+        embedder = embedder or create_embedder(settings)
+        embedder.embed([PROBE_TEXT])
+    except KBError as error:
+        raise KBError(f"{error} (the index was not changed)") from error
+    return embedder
+
+
+def _rebuild(
+    slot: IndexSlot,
+    settings: Settings,
+    root: Path,
+    options: IngestOptions,
+    progress: IngestProgress | None,
+    embedder: Embedder | None,
+) -> IngestReport:
+    embedder = checked_embedder(settings, embedder)
+    directory = new_generation(settings.index_dir)
+    rebuilt = KnowledgeIndex(directory, settings.embedding_model)
+    try:
+        report = _sync(settings, rebuilt, root, options, progress, embedder)
+    except BaseException:
+        rebuilt.close()
+        remove_path(directory)  # the index in use was never touched
+        raise
+    slot.replace(rebuilt)
+    return report
+
+
+class _LocalSlot:
+    """A local ingest's index, opened when first needed: a rebuild never opens the index it
+    replaces (it may have been built with the model being replaced)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._index: KnowledgeIndex | None = None
+
+    def current(self) -> KnowledgeIndex:
+        if self._index is None:
+            self._index = KnowledgeIndex.open(self._settings)
+        return self._index
+
+    def replace(self, rebuilt: KnowledgeIndex) -> None:
+        activate(self._settings.index_dir, rebuilt.directory)
+        self.close()
+        self._index = rebuilt
+        remove_inactive(self._settings.index_dir)
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
 
 
 def _sync(
     settings: Settings,
     index: KnowledgeIndex,
     root: Path,
-    delete: bool,
-    dry_run: bool,
+    options: IngestOptions,
     progress: IngestProgress | None,
     embedder: Embedder | None,
 ) -> IngestReport:
-    report = IngestReport(root=str(root), dry_run=dry_run)
+    report = IngestReport(root=str(root), dry_run=options.dry_run)
     found, report.skips, report.failures = scan(root, int(settings.max_file_mb * 2**20))
     records = {record.path: record for record in index.catalog.documents(str(root))}
     jobs: list[_Job] = []
@@ -161,9 +195,9 @@ def _sync(
         else:
             jobs.append(_Job(file, record))
     paths = {file.path for file in found}
-    vanished = [record for path, record in records.items() if path not in paths] if delete else []
+    vanished = [r for path, r in records.items() if path not in paths] if options.delete else []
     report.deleted = sorted(record.path for record in vanished)
-    if dry_run:
+    if options.dry_run:
         _plan_only(jobs, report)
     else:
         index.recover()
@@ -200,7 +234,7 @@ def _index_files(
     if progress:
         progress.start(len(jobs))
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
-    batch: list[tuple[_Job, Prepared]] = []
+    writer = BatchWriter(index, embedder, settings.ingest_batch_chunks, progress)
     options = LoadOptions.from_settings(settings)
     for job, prepared in _prepare_all(jobs, max_tokens, settings.sentence_windows, options):
         path = job.file.path
@@ -213,41 +247,13 @@ def _index_files(
             report.unchanged.append(path)
             index.update_stat(_record(root, job, prepared))
         else:
-            (report.updated if job.record and job.record.content_hash else report.added).append(
-                path
-            )
-            batch.append((job, prepared))
-            if sum(len(p.chunks) for _, p in batch) >= BATCH_CHUNKS:
-                _write_batch(index, embedder, root, batch, progress)
-                batch = []
+            changed = job.record and job.record.content_hash
+            (report.updated if changed else report.added).append(path)
+            writer.add(_record(root, job, prepared), prepared)
             continue
         if progress:
             progress.advance(1, 0)
-    _write_batch(index, embedder, root, batch, progress)
-
-
-def _write_batch(
-    index: KnowledgeIndex,
-    embedder: CachedEmbedder,
-    root: Path,
-    batch: list[tuple[_Job, Prepared]],
-    progress: IngestProgress | None,
-) -> None:
-    if not batch:
-        return
-    vectors = embedder.embed([text for _, p in batch for text in p.embedding_texts])
-    writes: list[DocumentWrite] = []
-    offset = 0
-    for job, prepared in batch:
-        count = len(prepared.embedding_texts)
-        record = _record(root, job, prepared)
-        writes.append(
-            DocumentWrite(record, _new_chunks(record, prepared), vectors[offset : offset + count])
-        )
-        offset += count
-    index.write_documents(writes)
-    if progress:
-        progress.advance(len(batch), sum(len(p.chunks) for _, p in batch))
+    writer.flush()
 
 
 def _prepare_all(
@@ -272,7 +278,7 @@ def _prepare_all(
         yield from zip(jobs, _bounded_map(executor, calls), strict=True)
 
 
-def _bounded_map(executor: Executor, calls: list[tuple]) -> Iterator[Prepared]:
+def _bounded_map(executor: Executor, calls: list[tuple[Any, ...]]) -> Iterator[Prepared]:
     """Like executor.map, but keeps at most IN_FLIGHT results waiting in memory."""
     pending: deque[Future[Prepared]] = deque()
     for call in calls:
@@ -295,19 +301,3 @@ def _record(root: Path, job: _Job, prepared: Prepared) -> DocumentRecord:
         error=prepared.error,
         indexed_at=time.time(),
     )
-
-
-def _new_chunks(record: DocumentRecord, prepared: Prepared) -> list[NewChunk]:
-    return [
-        NewChunk(
-            chunk_id=f"{record.doc_id}-{prepared.content_hash[:8]}-{ord_}",
-            title=prepared.title or record.path,
-            heading=" > ".join(chunk.headings),
-            locator=chunk.locator,
-            text=chunk.text,
-            vectors=vectors,
-        )
-        for ord_, (chunk, vectors) in enumerate(
-            zip(prepared.chunks, prepared.vector_counts, strict=True)
-        )
-    ]

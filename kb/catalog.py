@@ -66,18 +66,25 @@ class Catalog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
         self._migrate()
 
     @property
     def db(self) -> sqlite3.Connection:
-        """One connection per thread: the server searches from worker threads."""
+        """One connection per thread: the server searches from worker threads. Each is
+        used by its own thread only; `close` (after the last use) closes them all."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
+            with self._opened_lock:
+                self._opened.append(db)
         return db
 
     @contextmanager
@@ -90,6 +97,17 @@ class Catalog:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read in the block sees the catalog as of its first read (WAL snapshot):
+        a search sees each document before or after an ingest switched it, never both."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -104,10 +122,11 @@ class Catalog:
                     )
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for db in opened:
             db.close()
-            self._local.db = None
+        self._local = threading.local()
 
     # -- meta ---------------------------------------------------------------------------
 

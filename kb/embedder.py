@@ -79,11 +79,24 @@ class LocalEmbedder(WordPieceCounter):
         return SentenceTransformer(str(_minilm_path()), device="cpu")
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import torch
-
         # A query is faster on one thread: two threads on a busy 2-core machine made a
         # 10 ms query take 30-400 ms (measured). Batches use every core.
-        threads = 1 if len(texts) <= QUERY_BATCH else self._threads
+        if len(texts) <= QUERY_BATCH:
+            return self._encode(texts, threads=1)
+        # Longest first, as sentence-transformers orders them, one batch at a time: a
+        # search waiting behind an ingest in the server waits for one batch, not all.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        encoded = np.concatenate(
+            [self._encode([texts[i] for i in batch], self._threads) for batch in batches]
+        )
+        vectors = np.empty_like(encoded)
+        vectors[order] = encoded
+        return vectors
+
+    def _encode(self, texts: list[str], threads: int) -> np.ndarray:
+        import torch
+
         with self._lock:  # torch already uses the cores; serialise callers
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)

@@ -2,11 +2,11 @@
 
 Writes follow one protocol so that a crash at any point leaves a consistent index:
 vector ids that Chroma may hold without the catalog agreeing are first recorded as
-*pending*; the catalog switches a document to its new chunks in one transaction; stale
-vectors are deleted afterwards. `recover()` deletes whatever a crash left pending.
+*pending* (`stage`, in as many slices as a large document needs); the catalog switches a
+document to its new chunks in one transaction (`commit`); stale vectors are deleted
+afterwards. `recover()` deletes whatever a crash left pending.
 """
 
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, replace
@@ -17,15 +17,26 @@ import numpy as np
 
 from kb.catalog import Catalog, DocumentRecord, NewChunk
 from kb.errors import KBError
+from kb.generations import active_dir
 from kb.settings import Settings
-from kb.vectors import VectorStore, release_vector_stores, vector_ids
+from kb.vectors import VectorStore, vector_ids
 
 
 @dataclass(frozen=True)
 class DocumentWrite:
+    """New chunks of a document (all of them, or a slice of a large one) and their vectors."""
+
     record: DocumentRecord
     chunks: list[NewChunk]
     vectors: np.ndarray  # one row per vector, chunk by chunk (NewChunk.vectors each)
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A document's record and every one of its new chunks, switched to at once."""
+
+    record: DocumentRecord
+    chunks: list[NewChunk]
 
 
 class KnowledgeIndex:
@@ -37,7 +48,7 @@ class KnowledgeIndex:
 
     @classmethod
     def open(cls, settings: Settings) -> "KnowledgeIndex":
-        return cls(settings.index_dir, settings.embedding_model)
+        return cls(active_dir(settings.index_dir), settings.embedding_model)
 
     @cached_property
     def vectors(self) -> VectorStore:
@@ -69,29 +80,36 @@ class KnowledgeIndex:
         One Chroma upsert and one catalog transaction for the whole batch keep small
         documents cheap.
         """
-        new_ids = [
-            vector_id
-            for write in writes
-            for chunk in write.chunks
-            for vector_id in vector_ids(chunk.chunk_id, chunk.vectors)
-        ]
+        self.stage(writes)
+        self.commit([NewVersion(write.record, write.chunks) for write in writes])
+
+    def stage(self, writes: list[DocumentWrite]) -> None:
+        """Write the vectors of new chunks to Chroma, journaled as pending: no search sees
+        them until `commit` switches their documents."""
+        ids = [v for write in writes for chunk in write.chunks for v in _ids(chunk)]
+        if not ids:
+            return
+        vectors = np.concatenate([write.vectors for write in writes if len(write.chunks)])
+        owners = [write.record.doc_id for write in writes for _ in range(len(write.vectors))]
+        with self.catalog.transaction() as db:
+            self._record_model(db, vectors.shape[1])
+            self.catalog.add_pending(db, ids)
+        self.vectors.upsert(ids, vectors, owners)
+
+    def commit(self, versions: list[NewVersion]) -> None:
+        """Switch each document to its staged chunks in one catalog transaction, then
+        delete the vectors of the chunks they replaced."""
+        new_ids = [v for version in versions for chunk in version.chunks for v in _ids(chunk)]
         old_ids = [
             vector_id
-            for write in writes
-            for vector_id in self.catalog.document_vector_ids(write.record.doc_id)
+            for version in versions
+            for vector_id in self.catalog.document_vector_ids(version.record.doc_id)
         ]
         stale = sorted(set(old_ids) - set(new_ids))
         with self.catalog.transaction() as db:
-            self.catalog.add_pending(db, new_ids)
-        if new_ids:
-            vectors = np.concatenate([write.vectors for write in writes if len(write.chunks)])
-            owners = [write.record.doc_id for write in writes for _ in range(len(write.vectors))]
-            self.vectors.upsert(new_ids, vectors, owners)
-        with self.catalog.transaction() as db:
-            self._record_model(db, writes)
-            for write in writes:
-                self.catalog.upsert_document(db, write.record)
-                self.catalog.replace_chunks(db, write.record.doc_id, write.chunks)
+            for version in versions:
+                self.catalog.upsert_document(db, version.record)
+                self.catalog.replace_chunks(db, version.record.doc_id, version.chunks)
             self.catalog.clear_pending(db, new_ids)
             self.catalog.add_pending(db, stale)
         self._drop_vectors(stale)
@@ -126,11 +144,10 @@ class KnowledgeIndex:
         with self.catalog.transaction() as db:
             self.catalog.clear_pending(db, ids)
 
-    def _record_model(self, db: sqlite3.Connection, writes: list[DocumentWrite]) -> None:
-        vectors = next((w.vectors for w in writes if len(w.chunks)), None)
-        if vectors is not None and self.catalog.get_meta("embedding_model") is None:
+    def _record_model(self, db: sqlite3.Connection, dimension: int) -> None:
+        if self.catalog.get_meta("embedding_model") is None:
             self.catalog.set_meta(db, "embedding_model", self.embedding_model)
-            self.catalog.set_meta(db, "dimension", str(vectors.shape[1]))
+            self.catalog.set_meta(db, "dimension", str(dimension))
 
     def __enter__(self) -> "KnowledgeIndex":
         return self
@@ -139,11 +156,11 @@ class KnowledgeIndex:
         self.close()
 
     def close(self) -> None:
+        """Close every connection, in every thread, and release the vectors' memory."""
         self.catalog.close()
+        if "vectors" in self.__dict__:  # opened (a cached_property)
+            self.vectors.close()
 
 
-def remove_index(directory: Path) -> None:
-    """Delete the whole index (for `--rebuild`); the embedding cache lives elsewhere."""
-    if directory.exists():
-        release_vector_stores()
-        shutil.rmtree(directory)
+def _ids(chunk: NewChunk) -> list[str]:
+    return vector_ids(chunk.chunk_id, chunk.vectors)

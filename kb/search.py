@@ -6,6 +6,7 @@ This is the API the CLI, the evaluation harness and the chat agent's `search_doc
 import fnmatch
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 
@@ -56,6 +57,18 @@ class Candidates:
     document: dict[str, float]  # BM25 of the passage's whole document (absent: no term)
 
 
+class DocumentSearch(Protocol):
+    """What the chat agent searches with: a Searcher, or the server's LiveSearcher."""
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = SearchMode.HYBRID,
+        source: str | None = None,
+    ) -> list[Hit]: ...
+
+
 class Searcher:
     def __init__(
         self, index: KnowledgeIndex, embedder: Embedder, fusion: FusionParams | None = None
@@ -71,8 +84,9 @@ class Searcher:
         mode: SearchMode = SearchMode.HYBRID,
         source: str | None = None,
     ) -> list[Hit]:
-        ranked = self.rank(query, k, mode, source)
-        rows = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
+        with self.index.catalog.snapshot():
+            ranked = self.rank(query, k, mode, source)
+            rows = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
         return [_hit(rows[cid], score) for cid, score in ranked if cid in rows]
 
     def rank(

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         description="Tesseract languages, joined with `+` (e.g. `eng+deu`); each needs its "
         "`tesseract-ocr-<lang>` package.",
     )
+    ingest_batch_chunks: int = Field(
+        256,
+        gt=0,
+        description="Chunks embedded and written to the index per batch; a document with "
+        "more is written in several batches (memory stays bounded) and switched at once.",
+    )
     model: str | None = Field(
         None,
         description="Chat model. Default: `offline` without an API key or base URL, "

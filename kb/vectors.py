@@ -103,6 +103,10 @@ class VectorStore:
     def count(self) -> int:
         return self._collection.count()
 
+    def close(self) -> None:
+        """Release this client; Chroma stops the path's system with its last client."""
+        self._client.close()  # type: ignore[attr-defined]  # on every client, not in ClientAPI
+
 
 def release_vector_stores() -> None:
     """Forget Chroma's per-process clients, before their files are deleted."""

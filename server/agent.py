@@ -10,7 +10,7 @@ from chatkit.agents import AgentContext
 from chatkit.types import SearchTask, URLSource
 from pydantic import Field, SkipValidation
 
-from kb.search import Searcher
+from kb.search import DocumentSearch
 from kb.types import Hit, SearchMode
 from server.context import RequestContext
 from server.passages import describe, format_passages
@@ -30,7 +30,7 @@ INSTRUCTIONS = """You answer questions about the user's documents, using only th
 
 
 class KBAgentContext(AgentContext[RequestContext]):
-    searcher: Annotated[Searcher, SkipValidation]
+    searcher: Annotated[DocumentSearch, SkipValidation]
     tool_log: Annotated[ToolCallLog, SkipValidation]
     default_top_k: int = 5
     passages: list[Annotated[Hit, SkipValidation]] = Field(default_factory=list)

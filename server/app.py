@@ -5,6 +5,7 @@ server's preflight validates it and looks up what it names, before a 200 header 
 """
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import mimetypes
@@ -25,11 +26,14 @@ from starlette.requests import ClientDisconnect
 
 from kb.embedder import Embedder
 from kb.settings import Settings
+from kb.status import IndexStatus
 from kb.types import page_of
 from server.context import RequestContext
+from server.errors import HTTPError
 from server.guard import FILE_POLICY, Guard
+from server.index_api import add_index_routes
 from server.preflight import RequestRefused, describe
-from server.services import ChatServices, open_chat
+from server.services import ChatServices, open_server
 
 STATIC = Path(__file__).parent / "static"
 MAX_USER_ID = 128
@@ -39,20 +43,20 @@ FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "mult
 BROWSER_SHOWS = {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
 def create_app(
-    settings: Settings, model: Model | None = None, embedder: Embedder | None = None
+    settings: Settings,
+    model: Model | None = None,
+    embedder: Embedder | None = None,
+    *,
+    url: str | None = None,
 ) -> FastAPI:
+    """`url`: where this server answers, advertised to CLI commands on the data dir."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_chat(settings, model, embedder=embedder) as services:
+        async with open_server(settings, model, embedder=embedder, url=url) as (services, jobs):
             app.state.services = services
+            app.state.jobs = jobs
             yield
 
     app = FastAPI(title="kb", lifespan=lifespan)
@@ -122,18 +126,18 @@ def _api(settings: Settings) -> list[APIRouter]:
     @router.get("/api/status")
     async def status(request: Request) -> dict[str, Any]:
         services = _services(request)
-        documents, chunks = await asyncio.to_thread(services.index.catalog.counts)
-        return {
-            "documents": documents,
-            "chunks": chunks,
-            "embedding_model": services.index.embedding_model,
-            "chat_model": services.model_name,
-        }
+        found = await asyncio.to_thread(
+            services.live.read, lambda index: IndexStatus.of(settings, index.catalog)
+        )
+        return {**dataclasses.asdict(found), "chat_model": services.model_name}
 
     @router.get("/api/chunks/{chunk_id}")
     async def chunk(chunk_id: str, request: Request) -> dict[str, Any]:
-        catalog = _services(request).index.catalog
-        row = (await asyncio.to_thread(catalog.get_chunks, [chunk_id])).get(chunk_id)
+        live = _services(request).live
+        rows = await asyncio.to_thread(
+            live.read, lambda index: index.catalog.get_chunks([chunk_id])
+        )
+        row = rows.get(chunk_id)
         if row is None:
             raise HTTPError(404, f"no passage {chunk_id} in the index")
         return {
@@ -168,8 +172,8 @@ def _api(settings: Settings) -> list[APIRouter]:
 
     @links.get("/api/documents/{doc_id}/file")
     async def document_file(doc_id: str, request: Request) -> Response:
-        catalog = _services(request).index.catalog
-        record = await asyncio.to_thread(catalog.document, doc_id)
+        live = _services(request).live
+        record = await asyncio.to_thread(live.read, lambda index: index.catalog.document(doc_id))
         if record is None or record.content_hash is None:
             raise HTTPError(404, f"no indexed document {doc_id}")
         root = Path(record.root).resolve()
@@ -194,6 +198,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         }
         return Response(data, media_type=media_type, headers=headers)
 
+    add_index_routes(router)
     return [router, links]
 
 

@@ -29,7 +29,7 @@ from chatkit.types import (
     FeedbackKind as ChatKitFeedbackKind,
 )
 
-from kb.search import Searcher
+from kb.search import DocumentSearch
 from kb.types import Hit
 from server.agent import KBAgentContext
 from server.context import RequestContext
@@ -51,7 +51,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
         self,
         store: SQLStore,
         agent: Agent[KBAgentContext],
-        searcher: Searcher,
+        searcher: DocumentSearch,
         tool_log: ToolCallLog,
         *,
         history_messages: int = 10,

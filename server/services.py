@@ -1,18 +1,26 @@
-"""Everything a chat needs, opened together: the HTTP app and `kb eval --answers` share it."""
+"""Everything a chat needs, opened together: the HTTP app and `kb eval --answers` share it;
+and the server's role as the data dir's one writer (`open_server`)."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 from agents import Model
 
+from ingest.pipeline import IngestOptions, ingest_folder, ingest_into
+from ingest.progress import IngestProgress
+from ingest.report import IngestReport
 from kb.embedder import Embedder, create_embedder
+from kb.generations import remove_inactive
 from kb.index import KnowledgeIndex
-from kb.search import Searcher
 from kb.settings import Settings
+from kb.writer import advertise, writer_lock
 from server.agent import build_agent
 from server.chat import KBChatServer
+from server.jobs import IngestRequest, JobRunner, Work
+from server.live import LiveIndex, LiveSearcher
 from server.models import configure_tracing, create_model
 from server.store import SQLStore, default_database_url, open_store
 from server.toollog import ToolCallLog
@@ -20,7 +28,8 @@ from server.toollog import ToolCallLog
 
 @dataclass(frozen=True)
 class ChatServices:
-    index: KnowledgeIndex
+    live: LiveIndex
+    searcher: LiveSearcher
     store: SQLStore
     chat: KBChatServer
     model_name: str
@@ -40,12 +49,12 @@ async def open_chat(
         model, model_name = create_model(settings)
     else:
         model_name = getattr(model, "name", type(model).__name__)
-    index = KnowledgeIndex.open(settings)
+    live = LiveIndex(settings.index_dir, KnowledgeIndex.open(settings))
     embedder = embedder or create_embedder(settings)
     url = database_url or settings.database_url or default_database_url(settings.data_dir)
     store = await open_store(url)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    searcher = Searcher(index, embedder)
+    searcher = LiveSearcher(live, embedder)
     # Load the model and the vector index now, not during the first question.
     await asyncio.to_thread(searcher.search, "warm up", 1)
     chat = KBChatServer(
@@ -58,7 +67,37 @@ async def open_chat(
         feedback_path=settings.logs_dir / "feedback.jsonl",
     )
     try:
-        yield ChatServices(index, store, chat, str(model_name))
+        yield ChatServices(live, searcher, store, chat, str(model_name))
     finally:
         await store.close()
-        index.close()
+        live.close()
+
+
+@asynccontextmanager
+async def open_server(
+    settings: Settings,
+    model: Model | None = None,
+    *,
+    embedder: Embedder | None = None,
+    url: str | None = None,
+) -> AsyncIterator[tuple[ChatServices, JobRunner]]:
+    """The chat services, as the data dir's one writer: holds its writer lock, runs ingest
+    jobs on the index it searches, and advertises `url` to CLI commands (kb.writer)."""
+    with writer_lock(settings.data_dir, "kb serve"):
+        remove_inactive(settings.index_dir)  # what a killed rebuild left
+        async with open_chat(settings, model, embedder=embedder) as services:
+            runner = JobRunner(_ingest_work(settings, services.live, services.searcher.embedder))
+            try:
+                with advertise(settings.data_dir, url) if url else nullcontext():
+                    yield services, runner
+            finally:
+                await asyncio.to_thread(runner.close)
+
+
+def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Work:
+    def work(request: IngestRequest, progress: IngestProgress) -> IngestReport:
+        options = IngestOptions(request.delete, request.rebuild, request.dry_run)
+        root = ingest_folder(Path(request.root))
+        return ingest_into(live, settings, root, options, progress, embedder)
+
+    return work

@@ -1,16 +1,25 @@
 """A real server on a loopback port, and the sample index, for tests."""
 
+import itertools
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from ingest.pipeline import ingest
 from kb.settings import Settings
+from server.client import ChatClient
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DOCS = REPO / "data" / "docs"
@@ -49,3 +58,114 @@ def ingest_sample(settings: Settings, embedder: Any, docs: Path = SAMPLE_DOCS) -
 
 def copy_index(source: Path, target: Path) -> None:
     shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+def kb_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """An environment for `kb` subprocesses: this repo's code, no KB_ setting or API key
+    from outside, the offline model, and the given settings (KB_<NAME>=value)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.pop("OPENAI_API_KEY", None)
+    env["PYTHONPATH"] = str(REPO)
+    env["KB_DATA_DIR"] = str(data_dir)
+    env["KB_MODEL"] = "offline"
+    env.update({f"KB_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def run_kb(env: dict[str, str], *args: str, python: tuple[str, ...] = ()) -> CompletedProcess[str]:
+    command = [sys.executable, *python, "-c", "from cli.main import main; main()", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+class KbServe:
+    """`kb serve` in a subprocess on a free loopback port; stopped with SIGTERM (a clean
+    shutdown, as Ctrl+C)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        command = [sys.executable, "-c", "from cli.main import main; main()", "serve"]
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [*command, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def __enter__(self) -> "KbServe":
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kb serve exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"kb serve did not start:\n{self.log.read_text()[-3000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Repeat(threading.Thread):
+    """Calls `attempt` over and over until stopped; keeps every failure it returns (or
+    raises) and the time each attempt finished."""
+
+    def __init__(self, attempt: Callable[[], str | None]) -> None:
+        super().__init__(daemon=True)
+        self.attempt = attempt
+        self.finished: list[float] = []
+        self.failures: list[str] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                failure = self.attempt()
+            except Exception as error:
+                failure = f"{type(error).__name__}: {error}"
+            if failure:
+                self.failures.append(failure)
+            self.finished.append(time.monotonic())
+
+    def during(self, start: float, end: float) -> int:
+        return sum(1 for moment in self.finished if start <= moment <= end)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=120)
+
+
+def search_attempts(http: httpx.Client, queries: list[str]) -> Callable[[], str | None]:
+    """Each call: the next query, in the next mode, through POST /api/search."""
+    cycle = itertools.cycle([(q, m) for q in queries for m in ("hybrid", "dense", "lexical")])
+
+    def attempt() -> str | None:
+        query, mode = next(cycle)
+        response = http.post("/api/search", json={"query": query, "mode": mode})
+        if response.status_code != 200:
+            return f"{mode} {query!r}: {response.status_code} {response.text}"
+        return None
+
+    return attempt
+
+
+def chat_attempts(client: ChatClient, questions: list[str]) -> Callable[[], str | None]:
+    """Each call: the next question in a new thread; an error event is a failure."""
+    cycle = itertools.cycle(questions)
+
+    def attempt() -> str | None:
+        events = client.ask(next(cycle))
+        errors = [event for event in events if event["type"] == "error"]
+        return f"error event: {errors[0]}" if errors else None
+
+    return attempt

@@ -107,3 +107,30 @@ def test_quick_bench_chat_has_no_errors(quick_run):
         assert stats["first_delta_p50_ms"] <= stats["total_p50_ms"]
         assert stats["requests_per_s"] > 0
     assert chat["streams_16"]["concurrency"] > 1
+
+
+@pytest.mark.slow
+def test_quick_soak_fails_no_search_and_shows_every_change(tmp_path: Path) -> None:
+    env = {**_environment(), "KB_DATA_DIR": str(tmp_path / "data")}
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cli.main import main; main()",
+            "bench",
+            "--soak",
+            "--quick",
+            "--json",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    result = json.loads(finished.stdout)
+    assert result["searches"]["count"] > 0 and result["searches"]["failed"] == 0
+    assert result["chat"]["requests"] > 0 and result["chat"]["errors"] == 0
+    assert [r["rebuild"] for r in result["rounds"]] == [False, False, True]
+    assert result["ingests_visible_at_once"] == result["ingests"] == 3

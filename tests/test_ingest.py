@@ -6,13 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.pipeline import ingest, ingest_lock
+from ingest.pipeline import PROBE_TEXT, ingest
 from kb.embedder import Embedder, LocalEmbedder
 from kb.errors import KBError
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
 from kb.settings import Settings
 from kb.types import SearchMode
+from kb.writer import writer_lock
 
 
 class CountingEmbedder:
@@ -23,12 +24,14 @@ class CountingEmbedder:
         self.name = inner.name
         self.max_tokens = inner.max_tokens
         self.embedded: list[str] = []
+        self.calls: list[int] = []  # texts per embed call
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.embedded.extend(texts)
+        self.calls.append(len(texts))
         return self.inner.embed(texts)
 
 
@@ -175,7 +178,7 @@ def test_rebuild_starts_empty_and_reuses_cached_embeddings(settings, docs, count
     counting.embedded.clear()
     report = ingest(settings, docs, rebuild=True, embedder=counting)
     assert report.counts()["added"] == 3
-    assert counting.embedded == []
+    assert counting.embedded == [PROBE_TEXT]  # the check of the model, nothing else
 
 
 def test_dry_run_reports_and_changes_nothing(settings, docs, counting):
@@ -272,7 +275,10 @@ def test_missing_folder_is_a_clear_error(settings, tmp_path, counting):
 
 def test_second_ingest_fails_at_once_while_one_runs(settings, docs, counting):
     sample(docs)
-    with ingest_lock(settings.data_dir), pytest.raises(KBError, match="another `kb ingest`"):
+    with (
+        writer_lock(settings.data_dir, "kb ingest"),
+        pytest.raises(KBError, match=r"`kb ingest` \(pid \d+\) is writing to"),
+    ):
         ingest(settings, docs, embedder=counting)
 
 
@@ -324,3 +330,115 @@ def test_sentence_windows_can_be_turned_off_and_rebuild_applies_them(settings, d
     ingest(settings, docs, embedder=counting, rebuild=True)
     with KnowledgeIndex.open(settings) as index:
         assert index.vectors.count() == index.catalog.vector_count() == 5
+
+
+def index_files(settings: Settings) -> list[str]:
+    return sorted(entry.name for entry in settings.index_dir.iterdir())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"embedding_model": "all-MiniLM-L6-v3"},  # a typo
+        {
+            "embedding_model": "openai:text-embedding-3-small",
+            "embedding_base_url": "http://127.0.0.1:9/v1",
+        },
+    ],
+    ids=["unknown model", "unreachable embeddings server"],
+)
+def test_rebuild_checks_the_embedding_model_before_touching_the_index(
+    settings, docs, counting, bad
+):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    before = index_files(settings)
+    with pytest.raises(KBError, match="the index was not changed"):
+        ingest(settings.model_copy(update=bad), docs, rebuild=True)
+    assert index_files(settings) == before
+    assert "install.md" in search_sources(
+        settings, counting, "zanzibar installer", SearchMode.DENSE
+    )
+
+
+def test_rebuild_that_fails_part_way_leaves_the_previous_index(
+    settings, docs, counting, monkeypatch
+):
+    sample(docs)
+    ingest(settings, docs, embedder=counting)
+    before = index_files(settings)
+    write(docs / "notes.txt", "The ibis protocol replaced it.")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # every document is in the new index; not yet switched to
+
+    monkeypatch.setattr("kb.index.KnowledgeIndex.mark_ingested", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, docs, rebuild=True, embedder=counting)
+    monkeypatch.undo()
+    assert index_files(settings) == before  # the half-built generation is gone
+    assert "notes.txt" in search_sources(settings, counting, "quokka protocol", SearchMode.HYBRID)
+    assert "notes.txt" not in search_sources(settings, counting, "ibis", SearchMode.LEXICAL)
+    report = ingest(settings, docs, rebuild=True, embedder=counting)
+    assert report.counts()["added"] == 3
+    assert index_files(settings)[0] == "CURRENT" and len(index_files(settings)) == 2
+    assert "notes.txt" in search_sources(settings, counting, "ibis", SearchMode.LEXICAL)
+
+
+class RecordingProgress:
+    """Keeps every progress call; runs `during` at each batch of a large document."""
+
+    def __init__(self, during=None) -> None:
+        self.during = during
+        self.within: list[tuple[str, int, int]] = []
+        self.advanced: list[tuple[int, int]] = []
+
+    def start(self, total_files: int) -> None:
+        self.total_files = total_files
+
+    def advance(self, files: int, chunks: int) -> None:
+        self.advanced.append((files, chunks))
+
+    def within_file(self, path: str, chunks_done: int, chunks_total: int) -> None:
+        self.within.append((path, chunks_done, chunks_total))
+        if self.during:
+            self.during()
+
+
+def test_a_large_document_is_written_in_bounded_batches_and_switched_at_once(
+    settings, docs, counting
+):
+    small = settings.model_copy(
+        update={"ingest_batch_chunks": 40, "chunk_tokens": 32, "sentence_windows": False}
+    )
+    lines = [f"Line {n} of the log: the walrus counted {n} fish today." for n in range(300)]
+    write(docs / "big.txt", "\n\n".join(lines))
+    write(docs / "small.md", "# Small\n\nThe heron protocol.")
+    first = RecordingProgress()
+    report = ingest(small, docs, embedder=counting, progress=first)
+    total = report.chunks - 1  # all but small.md's one chunk
+    assert total > 3 * 40
+    steps = [done for path, done, of in first.within if path == "big.txt" and of == total]
+    assert steps == sorted(steps) and steps[-1] == total and len(steps) == -(-total // 40)
+    assert max(b - a for a, b in zip([0, *steps], steps, strict=False)) <= 40
+    assert max(counting.calls) <= 40  # never more texts than one batch in memory
+    assert sorted(first.advanced) == [(1, 1), (1, total)]
+
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def search_meanwhile() -> None:
+        seen.append(
+            (
+                search_sources(settings, counting, "walrus fish", SearchMode.LEXICAL),
+                search_sources(settings, counting, "narwhal", SearchMode.LEXICAL),
+            )
+        )
+
+    write(docs / "big.txt", "\n\n".join(line.replace("walrus", "narwhal") for line in lines))
+    ingest(small, docs, embedder=counting, progress=RecordingProgress(search_meanwhile))
+    assert len(seen) > 3
+    assert all("big.txt" in old and new == [] for old, new in seen)  # the old version, whole
+    assert search_sources(settings, counting, "walrus", SearchMode.LEXICAL) == []
+    assert "big.txt" in search_sources(settings, counting, "narwhal fish", SearchMode.LEXICAL)
+    with KnowledgeIndex.open(settings) as index:
+        assert index.vectors.count() == index.catalog.vector_count()

@@ -1,0 +1,58 @@
+"""What the knowledge base holds: `kb status` and the server's /api/status."""
+
+import contextlib
+import datetime as dt
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from kb.catalog import Catalog
+from kb.settings import Settings
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    documents: int
+    chunks: int
+    failed_documents: int
+    embedding_model: str
+    dimension: int | None
+    last_ingest: str | None  # ISO time, UTC
+    data_dir: str
+    data_size_mb: float
+    ocr: str | None = None  # whether scans can be read (ingest knows; the core does not)
+
+    @classmethod
+    def of(cls, settings: Settings, catalog: Catalog) -> "IndexStatus":
+        documents, chunks = catalog.counts()
+        return cls(
+            documents=documents,
+            chunks=chunks,
+            failed_documents=sum(1 for doc in catalog.documents() if doc.error),
+            embedding_model=catalog.get_meta("embedding_model") or settings.embedding_model,
+            dimension=int(catalog.get_meta("dimension") or 0) or None,
+            last_ingest=_iso(catalog.get_meta("last_ingest")),
+            data_dir=str(settings.data_dir.resolve()),
+            data_size_mb=round(_size(settings.data_dir) / 2**20, 2),
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "IndexStatus":
+        return cls(**{field.name: data[field.name] for field in fields(cls) if field.name in data})
+
+
+def _iso(timestamp: str | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(float(timestamp), dt.UTC).isoformat(timespec="seconds")
+
+
+def _size(folder: Path) -> int:
+    """Bytes under `folder`; what an ingest deletes meanwhile counts as gone."""
+    total = 0
+    for parent, _, names in os.walk(folder):  # skips folders that vanish
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(os.path.join(parent, name), follow_symlinks=False).st_size
+    return total

@@ -1,0 +1,80 @@
+"""The index the server searches, which a rebuild replaces while searches run.
+
+Every reader holds the index it started with until it is done (`reading`); `replace`
+switches new readers to the rebuilt index at once, waits for the last reader of the old
+one, then closes it and deletes its files. No search ever sees a closed index or a mix of
+two.
+"""
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from kb.embedder import Embedder
+from kb.generations import activate, remove_inactive
+from kb.index import KnowledgeIndex
+from kb.search import Searcher
+from kb.types import Hit, SearchMode
+
+T = TypeVar("T")
+
+
+class LiveIndex:
+    def __init__(self, index_root: Path, index: KnowledgeIndex) -> None:
+        self._root = index_root
+        self._index = index
+        self._readers: dict[int, int] = {}  # id(index) -> readers in flight
+        self._changed = threading.Condition()
+
+    def current(self) -> KnowledgeIndex:
+        """The index in use; for the one writer (the job runner), which never closes it."""
+        return self._index
+
+    @contextmanager
+    def reading(self) -> Iterator[KnowledgeIndex]:
+        with self._changed:
+            index = self._index
+            self._readers[id(index)] = self._readers.get(id(index), 0) + 1
+        try:
+            yield index
+        finally:
+            with self._changed:
+                self._readers[id(index)] -= 1
+                self._changed.notify_all()
+
+    def read(self, use: Callable[[KnowledgeIndex], T]) -> T:
+        """`use(index)` on the live index (for asyncio.to_thread)."""
+        with self.reading() as index:
+            return use(index)
+
+    def replace(self, rebuilt: KnowledgeIndex) -> None:
+        activate(self._root, rebuilt.directory)
+        with self._changed:
+            old, self._index = self._index, rebuilt
+            self._changed.wait_for(lambda: self._readers.get(id(old), 0) == 0)
+            self._readers.pop(id(old), None)
+        old.close()
+        remove_inactive(self._root)
+
+    def close(self) -> None:
+        self._index.close()
+
+
+class LiveSearcher:
+    """A Searcher over whichever index is live when each search starts."""
+
+    def __init__(self, live: LiveIndex, embedder: Embedder) -> None:
+        self.live = live
+        self.embedder = embedder
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: SearchMode = SearchMode.HYBRID,
+        source: str | None = None,
+    ) -> list[Hit]:
+        with self.live.reading() as index:
+            return Searcher(index, self.embedder).search(query, k, mode, source)
