@@ -45,7 +45,8 @@ class ServerClient:
 
     def search(self, query: str, k: int, mode: str, source: str | None) -> list[Hit]:
         body = {"query": query, "k": k, "mode": mode, "source": source}
-        return [Hit(**hit) for hit in json.loads(self._request("POST", "/api/search", body).read())]
+        found = json.loads(self._request("POST", "/api/search", body).read())
+        return [Hit.from_fields(hit) for hit in found]
 
     def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         job: dict[str, Any] = json.loads(self._request("POST", "/api/jobs", request).read())

@@ -57,6 +57,12 @@ class Hit:
     score: float
     text: str
 
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> "Hit":
+        """A hit from its fields as `dataclasses.asdict` wrote them (the server's JSON)."""
+        locator = data.get("locator")
+        return cls(**{**data, "locator": Locator(**locator) if locator else None})
+
     @property
     def page(self) -> int | None:
         return page_of(self.locator)

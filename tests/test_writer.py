@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from ingest.pipeline import ingest
 from kb.errors import KBError
+from kb.types import Hit
 from kb.writer import SERVER_FILE, running_server, writer_lock
 from server.app import create_app
 from tests.serving import (
@@ -134,9 +135,7 @@ def test_cli_search_and_status_ask_the_server_without_loading_the_model(served, 
     ).json()
     run = run_kb(env, "search", "embedding model", "-k", "3", "--json", python=("-X", "importtime"))
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == [
-        {key: value for key, value in hit.items() if key != "doc_id"} for hit in expected
-    ]
+    assert json.loads(run.stdout) == [Hit.from_fields(hit).to_json() for hit in expected]
     imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines()}
     assert not imported & {"torch", "chromadb", "sentence_transformers", "kb.index"}
 
@@ -190,16 +189,18 @@ def test_a_stale_server_record_is_ignored(settings, docs, embedder):
 
 
 def test_kb_ingest_reports_the_same_through_the_server(served, tmp_path):
-    docs, env, _server = served
+    docs, env, server = served
+    with client(server.url) as http:
+        samples = http.get("/api/status").json()["documents"]
     (docs / "broken.pdf").write_bytes(b"%PDF-1.7\nnot a pdf")
-    (docs / "image.png").write_bytes(b"\x89PNG\r\n")
+    (docs / "tool.exe").write_bytes(b"MZ\x90\x00")
     (docs / "faq.txt").write_text("Only this now.", encoding="utf-8")
     dry = run_kb(env, "ingest", str(docs), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     planned = json.loads(dry.stdout)
     assert planned.keys() == {*COUNTS, "chunks", "seconds", "dry_run", "failures", "skips"}
-    assert [planned[name] for name in COUNTS] == [1, 1, 7, 0, 1, 0]
-    assert planned["dry_run"] is True and [s["path"] for s in planned["skips"]] == ["image.png"]
+    assert [planned[name] for name in COUNTS] == [1, 1, samples - 1, 0, 1, 0]
+    assert planned["dry_run"] is True and [s["path"] for s in planned["skips"]] == ["tool.exe"]
     real = run_kb(env, "ingest", str(docs))
     assert real.returncode == 2  # a file failed: the same exit status as a local ingest
     assert "failed  broken.pdf" in real.stdout and "Ingest of" in real.stdout
