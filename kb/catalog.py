@@ -7,6 +7,7 @@ vectors whose chunk ids are not in the catalog are ignored and cleaned up.
 Lexical search is SQLite's FTS5 with the Porter stemmer, ranked by its built-in BM25.
 """
 
+import json
 import sqlite3
 import threading
 import time
@@ -298,9 +299,9 @@ class Catalog:
             f" JOIN chunks c ON c.id = {table}.rowid WHERE {table} MATCH ?"
         )
         params: list[object] = [" OR ".join(f'"{term}"' for term in terms)]
-        if within is not None:
-            sql += f" AND {column} IN ({','.join('?' * len(within))})"
-            params += within
+        if within is not None:  # one JSON parameter: any number of ids, under SQLite's limit
+            sql += f" AND {column} IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(within))
         if limit is not None:
             sql += " ORDER BY rank LIMIT ?"
             params.append(limit)

@@ -132,3 +132,24 @@ def test_rows_are_read_and_written_by_column_name(tmp_path):
     )
     assert catalog.db.execute("SELECT owner FROM documents").fetchone() == ("ana",)
     catalog.close()
+
+
+def test_a_source_filter_over_more_documents_than_sqlite_binds(tmp_path):
+    """`--source` matching 40,000 documents: one lexical query, not 40,000 bound variables
+    (SQLite allows 32,766), and the filter still holds."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    # Stock SQLite's limit; some builds (Debian's) allow more, which would hide the defect.
+    catalog.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+    with catalog.transaction() as db:
+        for n in range(40_000):
+            doc_id = f"d{n}"
+            catalog.upsert_document(
+                db, DocumentRecord(doc_id, "/docs", f"note-{n}.md", 1, 1, "h", "Note", None, 1.0)
+            )
+            word = "walrus" if n % 2 else "pelican"
+            catalog.replace_chunks(db, doc_id, [NewChunk(f"c{n}", "Note", "", None, word, 1)])
+    kept = [n for n in range(40_000) if n % 10]  # 36,000 documents match the filter
+    found = catalog.lexical_search("walrus pelican", 50, [f"d{n}" for n in kept])
+    assert len(found) == 50
+    assert {chunk_id for chunk_id, _ in found} <= {f"c{n}" for n in kept}
+    catalog.close()
