@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 OcrMode = Literal["auto", "off", "force"]
+ONNX_INT8, TORCH = "onnx-int8", "torch"
+EmbeddingRuntime = Literal["onnx-int8", "torch"]
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,12 @@ class Settings(BaseSettings):
         DEFAULT_EMBEDDING_MODEL,
         description="Embedding model: `all-MiniLM-L6-v2` (local, offline) or "
         "`openai:<model>` for an OpenAI-compatible embeddings API.",
+    )
+    embedding_runtime: EmbeddingRuntime = Field(
+        ONNX_INT8,
+        description="How the local model runs: `onnx-int8` (ONNX Runtime, int8 weights built "
+        "from the shipped ones by `make install`; faster) or `torch` (PyTorch fp32, as "
+        "before). The index records the variant: changing it needs `kb ingest --rebuild`.",
     )
     embedding_base_url: str | None = Field(
         None, description="Base URL of the OpenAI-compatible embeddings API."
@@ -123,6 +131,13 @@ class Settings(BaseSettings):
         return frozenset(host_name(name) for name in names if name.strip())
 
     @property
+    def embedding_variant(self) -> str:
+        """The embedding model as the index records it and the cache keys it."""
+        if self.embedding_model == DEFAULT_EMBEDDING_MODEL:
+            return local_variant(self.embedding_runtime)
+        return self.embedding_model
+
+    @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
@@ -137,6 +152,12 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+
+def local_variant(runtime: str) -> str:
+    """The local model's name as `runtime` computes it; torch fp32 keeps the plain name, so
+    its cached vectors and indexes stay valid."""
+    return DEFAULT_EMBEDDING_MODEL if runtime == TORCH else f"{DEFAULT_EMBEDDING_MODEL}/{runtime}"
 
 
 def host_name(value: str) -> str:
