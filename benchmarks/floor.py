@@ -1,9 +1,10 @@
 """The floor of an ingest: parse every file, then embed the chunk texts, nothing else.
 
 Run as its own process (like `kb ingest`, so interpreter start and imports count on both
-sides): sequential `prepare()` over the files the ingest would read, then a fresh
-local embedder of the bench's runtime (model load included, no cache) over the distinct texts an ingest embeds
-(chunks or their sentence windows) in one call, with the same batch size and chunk size.
+sides): sequential `prepare()` over the files the ingest would read, then a fresh local
+embedder of the bench's KB_EMBEDDING_RUNTIME (model load included, no cache) over the
+distinct texts an ingest embeds (chunks or their sentence windows) in one call, with the
+same batch size and chunk size.
 """
 
 import argparse

@@ -157,7 +157,7 @@ def create_embedder(settings: Settings) -> Embedder:
     if name == DEFAULT_EMBEDDING_MODEL:
         from kb.onnx_runtime import OnnxEmbedder  # imports this module
 
-        return OnnxEmbedder(batch_size=settings.embedding_batch_size)
+        return OnnxEmbedder(settings.embedding_runtime, batch_size=settings.embedding_batch_size)
     if name.startswith(OPENAI_PREFIX):
         return OpenAIEmbedder(
             name.removeprefix(OPENAI_PREFIX),

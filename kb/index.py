@@ -18,7 +18,7 @@ import numpy as np
 from kb.catalog import Catalog, DocumentRecord, NewChunk
 from kb.errors import KBError
 from kb.generations import active_dir
-from kb.settings import DEFAULT_EMBEDDING_MODEL, TORCH, Settings
+from kb.settings import DEFAULT_EMBEDDING_MODEL, ONNX, Settings
 from kb.vectors import VectorStore, vector_ids
 
 
@@ -27,7 +27,7 @@ def _settings_for(variant: str) -> str:
     model, _, runtime = variant.partition("/")
     if model != DEFAULT_EMBEDDING_MODEL:
         return f"KB_EMBEDDING_MODEL={variant}"
-    return f"KB_EMBEDDING_MODEL={model} KB_EMBEDDING_RUNTIME={runtime or TORCH}"
+    return f"KB_EMBEDDING_MODEL={model} KB_EMBEDDING_RUNTIME={runtime or ONNX}"
 
 
 @dataclass(frozen=True)

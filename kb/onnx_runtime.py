@@ -1,8 +1,10 @@
-"""MiniLM in int8 on ONNX Runtime: the default local embedder (KB_EMBEDDING_RUNTIME=onnx-int8).
+"""MiniLM on ONNX Runtime: fp32 (KB_EMBEDDING_RUNTIME=onnx, the default) or int8 (onnx-int8).
 
-The model file is built at install time from the shipped weights (kb.onnx_build); its
-vectors differ slightly from torch fp32's (cosine >= 0.99), so it is a model variant of its
-own: its name keys the embedding cache and is recorded in the index.
+The model files are built at install time from the shipped weights (kb.onnx_build). The
+fp32 graph computes what torch computes (cosine to torch fp32 > 0.99999, the difference of
+summation order): the same model output, so it shares torch's name, cache and indexes.
+int8 vectors differ (cosine >= 0.99): a variant of its own, keyed apart in the cache and
+recorded in the index.
 """
 
 import os
@@ -23,21 +25,26 @@ if TYPE_CHECKING:
 TOKEN_BUDGET = 8192  # tokens per batch (padding included): big enough to keep cores busy
 
 
-def model_file() -> Path:
-    """Where `make install` builds the model: inside the virtualenv, beside its packages."""
-    return Path(sys.prefix) / "share" / "kb" / "all-MiniLM-L6-v2-int8.onnx"
+def models_dir() -> Path:
+    """Where `make install` builds the models: inside the virtualenv, beside its packages."""
+    return Path(sys.prefix) / "share" / "kb"
+
+
+def model_file(runtime: str, folder: Path | None = None) -> Path:
+    suffix = "-int8" if runtime == ONNX_INT8 else ""
+    return (folder or models_dir()) / f"all-MiniLM-L6-v2{suffix}.onnx"
 
 
 class OnnxEmbedder(WordPieceCounter):
-    name = local_variant(ONNX_INT8)
     max_tokens = 256
 
-    def __init__(self, path: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, runtime: str, folder: Path | None = None, batch_size: int = 32) -> None:
         super().__init__()
-        self.path = path or model_file()
+        self.name = local_variant(runtime)
+        self.path = model_file(runtime, folder)
         if not self.path.is_file():
             raise KBError(
-                f"the int8 embedding model {self.path} is not built: run `make install` "
+                f"the ONNX embedding model {self.path} is not built: run `make install` "
                 f"(or `python -m kb.onnx_build`), or set KB_EMBEDDING_RUNTIME=torch"
             )
         self.batch_size = batch_size

@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 OcrMode = Literal["auto", "off", "force"]
-ONNX_INT8, TORCH = "onnx-int8", "torch"
-EmbeddingRuntime = Literal["onnx-int8", "torch"]
+ONNX, ONNX_INT8, TORCH = "onnx", "onnx-int8", "torch"
+EmbeddingRuntime = Literal["onnx", "onnx-int8", "torch"]
 
 
 class Settings(BaseSettings):
@@ -28,10 +28,11 @@ class Settings(BaseSettings):
         "`openai:<model>` for an OpenAI-compatible embeddings API.",
     )
     embedding_runtime: EmbeddingRuntime = Field(
-        ONNX_INT8,
-        description="How the local model runs: `onnx-int8` (ONNX Runtime, int8 weights built "
-        "from the shipped ones by `make install`; faster) or `torch` (PyTorch fp32, as "
-        "before). The index records the variant: changing it needs `kb ingest --rebuild`.",
+        ONNX,
+        description="How the local model runs: `onnx` (ONNX Runtime, fp32, fused graph built "
+        "from the shipped weights by `make install`), `torch` (PyTorch fp32, the previous "
+        "default; same vectors as `onnx`) or `onnx-int8` (int8 weights; vectors differ "
+        "slightly, so switching to or from it needs `kb ingest --rebuild`).",
     )
     embedding_base_url: str | None = Field(
         None, description="Base URL of the OpenAI-compatible embeddings API."
@@ -155,9 +156,11 @@ class Settings(BaseSettings):
 
 
 def local_variant(runtime: str) -> str:
-    """The local model's name as `runtime` computes it; torch fp32 keeps the plain name, so
-    its cached vectors and indexes stay valid."""
-    return DEFAULT_EMBEDDING_MODEL if runtime == TORCH else f"{DEFAULT_EMBEDDING_MODEL}/{runtime}"
+    """The local model's name as `runtime` computes it: fp32 (torch or ONNX, the same model
+    output) keeps the plain name, so cached vectors and indexes stay valid across them."""
+    if runtime == ONNX_INT8:
+        return f"{DEFAULT_EMBEDDING_MODEL}/{runtime}"
+    return DEFAULT_EMBEDDING_MODEL
 
 
 def host_name(value: str) -> str:

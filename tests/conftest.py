@@ -17,7 +17,8 @@ SHARED_EVAL = REPO.parent / "shared" / "eval"
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "data"
     monkeypatch.setenv("KB_DATA_DIR", str(path))
-    for name in ("OPENAI_API_KEY", "KB_MODEL", "KB_MODEL_BASE_URL", "KB_EMBEDDING_MODEL", "KB_EMBEDDING_RUNTIME"):
+    names = ("KB_MODEL", "KB_MODEL_BASE_URL", "KB_EMBEDDING_MODEL", "KB_EMBEDDING_RUNTIME")
+    for name in ("OPENAI_API_KEY", *names):
         monkeypatch.delenv(name, raising=False)
     return path
 
