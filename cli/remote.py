@@ -133,10 +133,10 @@ def ingest_in_server(
 
 def _check_same_model(server: ServerClient, settings: Settings) -> None:
     serving = server.status()["embedding_model"]
-    if serving != settings.embedding_variant:
+    if serving != settings.embedding_model:
         raise KBError(
-            f"{server.described} embeds with {serving!r}, but the settings here embed with "
-            f"{settings.embedding_variant!r}; stop the server to ingest with another "
+            f"{server.described} embeds with {serving!r}, but KB_EMBEDDING_MODEL is "
+            f"{settings.embedding_model!r} here; stop the server to ingest with another "
             f"model (`kb ingest --rebuild`), then restart it with the same setting"
         )
 

@@ -136,7 +136,7 @@ def _rebuild(
 ) -> IngestReport:
     embedder = checked_embedder(settings, embedder)
     directory = new_generation(settings.index_dir)
-    rebuilt = KnowledgeIndex(directory, settings.embedding_variant)
+    rebuilt = KnowledgeIndex(directory, settings.embedding_model)
     try:
         report = _sync(settings, rebuilt, root, options, progress, embedder)
     except BaseException:

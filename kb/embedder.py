@@ -157,7 +157,7 @@ def create_embedder(settings: Settings) -> Embedder:
     if name == DEFAULT_EMBEDDING_MODEL:
         from kb.onnx_runtime import OnnxEmbedder  # imports this module
 
-        return OnnxEmbedder(settings.embedding_runtime, batch_size=settings.embedding_batch_size)
+        return OnnxEmbedder(batch_size=settings.embedding_batch_size)
     if name.startswith(OPENAI_PREFIX):
         return OpenAIEmbedder(
             name.removeprefix(OPENAI_PREFIX),
@@ -179,8 +179,7 @@ class CachedEmbedder:
     """Wraps an embedder with a persistent cache keyed by (model, sha256 of the text).
 
     A chunk whose text did not change is never embedded again, whatever file it is in;
-    the cache survives `kb ingest --rebuild`. The model is the embedder's name, which names
-    the variant too (torch fp32 or ONNX int8): their vectors are never mixed.
+    the cache survives `kb ingest --rebuild`.
     """
 
     def __init__(self, inner: Embedder, cache_path: Path) -> None:

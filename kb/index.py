@@ -18,16 +18,8 @@ import numpy as np
 from kb.catalog import Catalog, DocumentRecord, NewChunk
 from kb.errors import KBError
 from kb.generations import active_dir
-from kb.settings import DEFAULT_EMBEDDING_MODEL, ONNX, Settings
+from kb.settings import Settings
 from kb.vectors import VectorStore, vector_ids
-
-
-def _settings_for(variant: str) -> str:
-    """The settings that embed with `variant` again."""
-    model, _, runtime = variant.partition("/")
-    if model != DEFAULT_EMBEDDING_MODEL:
-        return f"KB_EMBEDDING_MODEL={variant}"
-    return f"KB_EMBEDDING_MODEL={model} KB_EMBEDDING_RUNTIME={runtime or ONNX}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +48,7 @@ class KnowledgeIndex:
 
     @classmethod
     def open(cls, settings: Settings) -> "KnowledgeIndex":
-        return cls(active_dir(settings.index_dir), settings.embedding_variant)
+        return cls(active_dir(settings.index_dir), settings.embedding_model)
 
     @cached_property
     def vectors(self) -> VectorStore:
@@ -68,10 +60,10 @@ class KnowledgeIndex:
             dimension = self.catalog.get_meta("dimension")
             raise KBError(
                 f"this index was built with the embedding model {recorded!r} "
-                f"({dimension} dimensions), but the settings embed with "
+                f"({dimension} dimensions), but KB_EMBEDDING_MODEL is "
                 f"{self.embedding_model!r}; mixing them would return wrong results. "
                 f"Run `kb ingest --rebuild DIR` to re-embed with the new model, or set "
-                f"{_settings_for(recorded)}."
+                f"KB_EMBEDDING_MODEL={recorded}."
             )
 
     def recover(self) -> int:

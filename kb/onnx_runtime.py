@@ -1,10 +1,9 @@
-"""MiniLM on ONNX Runtime: fp32 (KB_EMBEDDING_RUNTIME=onnx, the default) or int8 (onnx-int8).
+"""MiniLM in fp32 on ONNX Runtime: the default local embedder (KB_EMBEDDING_RUNTIME=onnx).
 
-The model files are built at install time from the shipped weights (kb.onnx_build). The
-fp32 graph computes what torch computes (cosine to torch fp32 > 0.99999, the difference of
-summation order): the same model output, so it shares torch's name, cache and indexes.
-int8 vectors differ (cosine >= 0.99): a variant of its own, keyed apart in the cache and
-recorded in the index.
+The model file is a fused graph (attention, LayerNorm and GELU each one kernel) that
+`make install` builds from the shipped weights (kb.onnx_build). It computes what torch
+computes (cosine to torch fp32 > 0.9999: only the summation order differs), so it keeps the
+model's name: indexes and cached vectors stay valid whichever runtime made them.
 """
 
 import os
@@ -17,7 +16,7 @@ import numpy as np
 
 from kb.embedder import QUERY_BATCH, WordPieceCounter, minilm_tokenizer
 from kb.errors import KBError
-from kb.settings import ONNX_INT8, local_variant
+from kb.settings import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -30,18 +29,17 @@ def models_dir() -> Path:
     return Path(sys.prefix) / "share" / "kb"
 
 
-def model_file(runtime: str, folder: Path | None = None) -> Path:
-    suffix = "-int8" if runtime == ONNX_INT8 else ""
-    return (folder or models_dir()) / f"all-MiniLM-L6-v2{suffix}.onnx"
+def model_file(folder: Path | None = None) -> Path:
+    return (folder or models_dir()) / f"{DEFAULT_EMBEDDING_MODEL}.onnx"
 
 
 class OnnxEmbedder(WordPieceCounter):
+    name = DEFAULT_EMBEDDING_MODEL
     max_tokens = 256
 
-    def __init__(self, runtime: str, folder: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, folder: Path | None = None, batch_size: int = 32) -> None:
         super().__init__()
-        self.name = local_variant(runtime)
-        self.path = model_file(runtime, folder)
+        self.path = model_file(folder)
         if not self.path.is_file():
             raise KBError(
                 f"the ONNX embedding model {self.path} is not built: run `make install` "

@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 OcrMode = Literal["auto", "off", "force"]
-ONNX, ONNX_INT8, TORCH = "onnx", "onnx-int8", "torch"
-EmbeddingRuntime = Literal["onnx", "onnx-int8", "torch"]
+ONNX, TORCH = "onnx", "torch"
+EmbeddingRuntime = Literal["onnx", "torch"]
 
 
 class Settings(BaseSettings):
@@ -29,10 +29,10 @@ class Settings(BaseSettings):
     )
     embedding_runtime: EmbeddingRuntime = Field(
         ONNX,
-        description="How the local model runs: `onnx` (ONNX Runtime, fp32, fused graph built "
-        "from the shipped weights by `make install`), `torch` (PyTorch fp32, the previous "
-        "default; same vectors as `onnx`) or `onnx-int8` (int8 weights; vectors differ "
-        "slightly, so switching to or from it needs `kb ingest --rebuild`).",
+        description="How the local model runs: `onnx` (ONNX Runtime, fp32, a fused graph "
+        "that `make install` builds from the shipped weights) or `torch` (PyTorch fp32, the "
+        "previous release). Both compute the same vectors (cosine > 0.9999), so indexes and "
+        "cached embeddings stay valid when it changes.",
     )
     embedding_base_url: str | None = Field(
         None, description="Base URL of the OpenAI-compatible embeddings API."
@@ -132,13 +132,6 @@ class Settings(BaseSettings):
         return frozenset(host_name(name) for name in names if name.strip())
 
     @property
-    def embedding_variant(self) -> str:
-        """The embedding model as the index records it and the cache keys it."""
-        if self.embedding_model == DEFAULT_EMBEDDING_MODEL:
-            return local_variant(self.embedding_runtime)
-        return self.embedding_model
-
-    @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
@@ -153,14 +146,6 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
-
-
-def local_variant(runtime: str) -> str:
-    """The local model's name as `runtime` computes it: fp32 (torch or ONNX, the same model
-    output) keeps the plain name, so cached vectors and indexes stay valid across them."""
-    if runtime == ONNX_INT8:
-        return f"{DEFAULT_EMBEDDING_MODEL}/{runtime}"
-    return DEFAULT_EMBEDDING_MODEL
 
 
 def host_name(value: str) -> str:
