@@ -4,7 +4,7 @@ Each field's description is its documentation; a test checks the README lists ev
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 OcrMode = Literal["auto", "off", "force"]
-ONNX, TORCH = "onnx", "torch"
+ONNX: Final = "onnx"
+TORCH: Final = "torch"
 EmbeddingRuntime = Literal["onnx", "torch"]
 
 

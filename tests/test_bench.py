@@ -12,6 +12,8 @@ from tests.conftest import REPO
 
 INGEST_FIGURES = {
     "cold_s",
+    "previous_cold_s",
+    "cold_vs_previous",
     "floor_s",
     "ratio_to_floor",
     "warm_s",
@@ -72,6 +74,9 @@ def test_quick_bench_ingest_figures(quick_run):
         assert figures[key] > 0, key
     assert figures["ratio_to_floor"] == pytest.approx(
         figures["cold_s"] / figures["floor_s"], rel=0.01
+    )
+    assert figures["cold_vs_previous"] == pytest.approx(
+        figures["cold_s"] / figures["previous_cold_s"], rel=0.01
     )
     assert 0 < figures["warm_fraction"] < 1
     assert figures["warm_s"] < figures["cold_s"]
