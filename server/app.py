@@ -32,6 +32,7 @@ from server.context import RequestContext
 from server.errors import HTTPError
 from server.guard import FILE_POLICY, Guard
 from server.index_api import add_index_routes
+from server.library import add_library_routes
 from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
@@ -54,9 +55,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_server(settings, model, embedder=embedder, url=url) as (services, jobs):
+        async with open_server(settings, model, embedder=embedder, url=url) as (services, library):
             app.state.services = services
-            app.state.jobs = jobs
+            app.state.jobs = library.syncs.jobs
+            app.state.library = library
             yield
 
     app = FastAPI(title="kb", lifespan=lifespan)
@@ -199,6 +201,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         return Response(data, media_type=media_type, headers=headers)
 
     add_index_routes(router)
+    add_library_routes(router)
     return [router, links]
 
 
