@@ -3,7 +3,8 @@
 Each sync runs where `kb ingest` would: in the `kb serve` that owns the data dir if one
 runs, else here, holding the writer lock only while it syncs (a server may start between
 two syncs). A local watch loads the embedding model once, not once per sync. A sync that
-fails is reported and the watch goes on.
+fails is reported and the watch goes on. The folder is watched from before the first sync,
+so a change made while a sync runs is never missed: it makes one more sync.
 """
 
 import threading
@@ -29,9 +30,19 @@ class FolderWatch:
         self._embedder: Embedder | None = None
 
     def run(self, stop: threading.Event) -> None:
-        self.sync()
-        for _ in bursts([self.folder], stop):
-            self.sync()
+        """Sync now and after each burst; changes made during a sync make one more."""
+        changed = threading.Event()
+        changed.set()
+
+        def notice() -> None:
+            for _ in bursts([self.folder], stop):
+                changed.set()
+
+        threading.Thread(target=notice, name="kb-watch", daemon=True).start()
+        while not stop.is_set():
+            if changed.wait(timeout=1):
+                changed.clear()
+                self.sync()
 
     def sync(self) -> None:
         try:

@@ -65,7 +65,8 @@ def library_page(catalog: Catalog, query: LibraryQuery) -> tuple[int, list[Libra
     direction = "DESC" if query.descending else "ASC"
     sql = (
         f"SELECT {', '.join('d.' + c for c in DOCUMENT_COLUMNS)} FROM documents d WHERE {where}"
-        f" ORDER BY {ORDER[query.sort]} {direction}, d.doc_id LIMIT :limit OFFSET :offset"
+        f" ORDER BY {ORDER[query.sort]} {direction}, d.doc_id {direction}"
+        " LIMIT :limit OFFSET :offset"
     )
     page = {**params, "limit": query.limit, "offset": query.offset}
     records = [DocumentRecord(**dict(row)) for row in _rows(db, sql, page)]

@@ -21,9 +21,9 @@ class FolderWatcher:
     def start(self) -> None:
         if not self.folders:
             return
+        self._thread.start()  # before the first syncs: no change in between goes unseen
         for folder in self.folders:
             self._sync(folder)
-        self._thread.start()
 
     def close(self) -> None:
         self._stop.set()
