@@ -17,6 +17,7 @@ from kb.generations import remove_inactive
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from kb.writer import advertise, writer_lock
+from server.access import Access
 from server.agent import build_agent
 from server.chat import KBChatServer
 from server.jobs import IngestRequest, JobRunner, Work
@@ -33,6 +34,7 @@ class ChatServices:
     store: SQLStore
     chat: KBChatServer
     model_name: str
+    access: Access
 
 
 @asynccontextmanager
@@ -67,7 +69,7 @@ async def open_chat(
         feedback_path=settings.logs_dir / "feedback.jsonl",
     )
     try:
-        yield ChatServices(live, searcher, store, chat, str(model_name))
+        yield ChatServices(live, searcher, store, chat, str(model_name), Access())
     finally:
         await store.close()
         live.close()
@@ -96,7 +98,9 @@ async def open_server(
 
 def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Work:
     def work(request: IngestRequest, progress: IngestProgress) -> IngestReport:
-        options = IngestOptions(request.delete, request.rebuild, request.dry_run)
+        options = IngestOptions(
+            request.delete, request.rebuild, request.dry_run, request.collection
+        )
         root = ingest_folder(Path(request.root))
         return ingest_into(live, settings, root, options, progress, embedder)
 
