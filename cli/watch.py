@@ -58,12 +58,19 @@ class FolderWatch:
 
         server = server_for(self.settings)
         if server is not None:
-            options = {"delete": True, "rebuild": False, "dry_run": False}
+            options = {
+                "delete": True,
+                "rebuild": False,
+                "dry_run": False,
+                "collection": self.collection,
+            }
             return ingest_in_server(
                 server, self.settings, self.folder, options, ProgressCounter(), _quiet
             )
         self._embedder = self._embedder or create_embedder(self.settings)
-        return ingest(self.settings, self.folder, embedder=self._embedder)
+        return ingest(
+            self.settings, self.folder, collection=self.collection, embedder=self._embedder
+        )
 
 
 def _quiet(_: str) -> None:

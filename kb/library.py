@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kb.catalog import DOCUMENT_COLUMNS, Catalog, ChunkRow, DocumentRecord, chunk_from_row
+from kb.collections import SCRATCH_PREFIX
 
 
 class LibrarySort(StrEnum):
@@ -43,6 +44,8 @@ STATUS_SQL = {
 class LibraryQuery:
     name: str = ""  # part of the path, any case
     status: CatalogStatus | None = None
+    collection: str | None = None  # only this one
+    readable: frozenset[str] | None = None  # only these (None: all)
     sort: LibrarySort = LibrarySort.NAME
     descending: bool = False
     offset: int = 0
@@ -92,8 +95,14 @@ def document_chunks(
 
 
 def _filters(query: LibraryQuery) -> tuple[str, dict[str, object]]:
-    clauses = ["1 = 1"]
+    clauses = [f"d.collection NOT LIKE '{SCRATCH_PREFIX}%'"]  # attachments: never listed
     params: dict[str, object] = {}
+    if query.collection is not None:
+        clauses.append("d.collection = :collection")
+        params["collection"] = query.collection
+    if query.readable is not None:
+        clauses.append("d.collection IN (SELECT value FROM json_each(:readable))")
+        params["readable"] = json.dumps(sorted(query.readable))
     if query.name:
         clauses.append("d.path LIKE :name ESCAPE '\\'")
         escaped = query.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -121,7 +130,10 @@ def _rows(db: sqlite3.Connection, sql: str, params: dict[str, object]) -> list[s
     return cursor.execute(sql, params).fetchall()
 
 
-def folder_counts(catalog: Catalog) -> dict[str, int]:
-    """Ingested folder -> how many of its documents the catalog holds."""
-    rows = catalog.db.execute("SELECT root, COUNT(*) FROM documents GROUP BY root")
-    return {root: count for root, count in rows}
+def folder_counts(catalog: Catalog) -> dict[str, tuple[str, int]]:
+    """Ingested folder -> (its collection, how many of its documents the catalog holds)."""
+    rows = catalog.db.execute(
+        "SELECT root, MAX(collection), COUNT(*) FROM documents"
+        f" WHERE collection NOT LIKE '{SCRATCH_PREFIX}%' GROUP BY root"
+    )
+    return {root: (collection, count) for root, collection, count in rows}

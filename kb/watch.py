@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.collections import DEFAULT_COLLECTION, check_collection
 from kb.errors import KBError
 
 QUIET_MS = 500
 MAX_BURST_MS = 10_000
-DEFAULT_COLLECTION = "default"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def parse_watch(value: str | None) -> list[WatchedFolder]:
         path, equals, collection = entry.strip().rpartition("=")
         if not equals or "/" in collection or not collection:
             path, collection = entry.strip(), DEFAULT_COLLECTION
-        folders.append(WatchedFolder(watched_path(Path(path)), collection))
+        folders.append(WatchedFolder(watched_path(Path(path)), check_collection(collection)))
     return folders
 
 

@@ -68,14 +68,14 @@ class LibraryDocument(BaseModel):
     uploaded: bool  # stored by the server: Remove deletes the file
 
     @classmethod
-    def of_row(cls, row: LibraryRow, collection: str, uploaded: bool) -> "LibraryDocument":
+    def of_row(cls, row: LibraryRow, uploaded: bool) -> "LibraryDocument":
         record = row.record
         return cls(
             doc_id=record.doc_id,
             upload_id=None,
             name=record.path,
             folder=record.root,
-            collection=collection,
+            collection=record.collection,
             format=_format(record.path),
             part_kind=row.part_kind,
             parts=row.parts,
@@ -151,7 +151,8 @@ class LibraryInfo(BaseModel):
 
     max_file_bytes: int
     suffixes: list[str]
-    collections: list[str]
+    collections: list[str]  # those the caller may read (filter)
+    writable: list[str]  # those the caller may upload to
 
 
 class ChunkView(BaseModel):

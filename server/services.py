@@ -18,6 +18,7 @@ from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from kb.watch import parse_watch
 from kb.writer import advertise, writer_lock
+from server.access import Access
 from server.agent import build_agent
 from server.chat import KBChatServer
 from server.jobs import IngestRequest, Work
@@ -38,6 +39,7 @@ class ChatServices:
     store: SQLStore
     chat: KBChatServer
     model_name: str
+    access: Access
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ async def open_chat(
         feedback_path=settings.logs_dir / "feedback.jsonl",
     )
     try:
-        yield ChatServices(live, searcher, store, chat, str(model_name))
+        yield ChatServices(live, searcher, store, chat, str(model_name), Access())
     finally:
         await store.close()
         live.close()
@@ -122,7 +124,11 @@ async def open_server(
 def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Work:
     def work(request: IngestRequest, progress: IngestProgress) -> IngestReport:
         options = IngestOptions(
-            request.delete, request.rebuild, request.dry_run, frozenset(request.reindex)
+            request.delete,
+            request.rebuild,
+            request.dry_run,
+            request.collection,
+            frozenset(request.reindex),
         )
         root = ingest_folder(Path(request.root))
         return ingest_into(live, settings, root, options, progress, embedder)

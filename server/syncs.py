@@ -30,10 +30,12 @@ class Syncs:
         self._listeners: list[Callable[[JobView], None]] = []
         self.jobs = JobRunner(work, on_finished=self._finished)
 
-    def request(self, root: Path, reindex: Sequence[str] = ()) -> JobView:
-        """Sync `root` (an absolute folder) soon; `reindex`: paths read again even if
-        unchanged."""
-        request = IngestRequest(root=str(root), reindex=tuple(sorted(reindex)))
+    def request(self, root: Path, collection: str, reindex: Sequence[str] = ()) -> JobView:
+        """Sync `root` (an absolute folder) into `collection` soon; `reindex`: paths read
+        again even if unchanged."""
+        request = IngestRequest(
+            root=str(root), collection=collection, reindex=tuple(sorted(reindex))
+        )
         return self.jobs.submit(request, join=True)
 
     def listen(self, listener: Callable[[JobView], None]) -> None:

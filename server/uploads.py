@@ -16,21 +16,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 
 from ingest.loaders import SUPPORTED_SUFFIXES
+from kb.collections import check_collection, is_scratch
+from kb.errors import KBError
 from server.errors import HTTPError
 
 MAX_NAME_BYTES = 120  # per path component, in UTF-8
 MAX_DEPTH = 8  # sub-folders kept from a folder upload
 UNSAFE = re.compile(r'[<>:"|?*]')
-COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def check_collection(name: str) -> str:
-    if not COLLECTION.fullmatch(name) or name.startswith("thread-"):
-        raise HTTPError(
-            400,
-            f"collection {name[:80]!r}: 1-64 letters, digits, '.', '_' or '-', starting with "
-            "a letter or digit (names starting with 'thread-' are reserved)",
-        )
+def upload_collection(name: str) -> str:
+    """`name` as the folder of a collection's uploads: a valid, listed collection name
+    that is not "." or ".." (both valid names, neither a folder of its own)."""
+    try:
+        check_collection(name)
+    except KBError as error:
+        raise HTTPError(400, str(error)) from None
+    if is_scratch(name) or name.strip(".") == "":
+        raise HTTPError(400, f"uploads cannot go into the collection {name!r}")
     return name
 
 
@@ -76,7 +79,7 @@ class UploadFolder:
         self._partial = self.root / ".partial"
 
     def folder(self, collection: str) -> Path:
-        return self.root / check_collection(collection)
+        return self.root / upload_collection(collection)
 
     def holds(self, root: str) -> bool:
         """Whether an ingested root is one of the upload folders (the server owns its files)."""

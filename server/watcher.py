@@ -40,5 +40,5 @@ class FolderWatcher:
             logger.exception("watching %s stopped", ", ".join(map(str, by_path)))
 
     def _sync(self, folder: WatchedFolder) -> None:
-        view = self._syncs.request(folder.path)
+        view = self._syncs.request(folder.path, folder.collection)
         logger.info("sync of %s: job %s", folder.path, view.job_id)
