@@ -217,3 +217,22 @@ def test_listing_sorts_filters_and_pages(http: httpx.Client) -> None:
     assert by_size == sorted(by_size, reverse=True)
     assert listing(http, q="%")["total"] == 0  # LIKE wildcards are literal
     assert http.get("/api/library/documents", params={"sort": "bogus"}).status_code == 400
+
+
+def test_uploads_go_into_their_collection(http: httpx.Client) -> None:
+    sent = upload(http, "heron.md", b"# Heron\n\nThe grey heron nests by the canal.\n", "birds")
+    assert settled(http, sent["upload_id"])["status"] == "indexed"
+    birds = listing(http, collection="birds")
+    assert [(d["name"], d["collection"]) for d in birds["items"]] == [("heron.md", "birds")]
+    assert listing(http, collection="default", q="heron")["total"] == 0
+    info = http.get("/api/library/info").json()
+    assert "birds" in info["collections"] and "birds" in info["writable"]
+    found = http.post(
+        "/api/search", json={"query": "grey heron canal", "k": 3, "collections": ["default"]}
+    ).json()
+    assert "heron.md" not in [hit["source"] for hit in found]
+    for bad in ("..", "thread-abc", "a/b", ""):
+        refused = http.post(
+            "/api/library/uploads", params={"name": "x.md", "collection": bad}, content=b"x"
+        )
+        assert refused.status_code == 400, bad

@@ -106,7 +106,9 @@ export class LibraryController {
   private async loadInfo(): Promise<LibraryInfo | null> {
     try {
       const info = this.state.info ?? (await this.api.info());
-      this.patch({ info });
+      const { collection } = this.state;
+      const target = info.writable.includes(collection) ? collection : (info.writable[0] ?? collection);
+      this.patch({ info, collection: target });
       return info;
     } catch (error) {
       this.patch({ error: describe(error) });

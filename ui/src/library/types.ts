@@ -61,7 +61,10 @@ export interface FolderView {
 export interface LibraryInfo {
   max_file_bytes: number;
   suffixes: string[];
+  /** Those the user may read (the filter's choices). */
   collections: string[];
+  /** Those the user may upload to. */
+  writable: string[];
 }
 
 export interface ChunkView {

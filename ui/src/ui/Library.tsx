@@ -61,7 +61,7 @@ function AddDocuments({ state, library }: { state: LibraryState; library: Librar
     void library.addFiles(pickedFiles(input.files));
     input.value = "";
   };
-  const collections = info?.collections ?? [state.collection];
+  const collections = info?.writable ?? [state.collection];
   return (
     <section
       class={`drop-zone${over ? " over" : ""}`}
