@@ -17,7 +17,8 @@ import type {
   LibraryPage,
 } from "./types";
 import { FINISHED_JOB } from "./types";
-import { type UploadItem, type Picked, refusal, startedUpload, rejectedUpload } from "./uploads";
+import { UploadSender } from "./sender";
+import { type Picked, type UploadItem, refusal, rejectedUpload, startedUpload } from "./uploads";
 
 export type { UploadItem } from "./uploads";
 
@@ -45,7 +46,6 @@ export interface LibraryState {
 }
 
 export const PAGE_SIZE = 50;
-const SENDERS = 3;
 
 export const initialLibrary: LibraryState = {
   open: false,
@@ -75,8 +75,7 @@ export class LibraryController {
   private readonly onChange: () => void;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private listing = 0;
-  private queue: { item: UploadItem; file: Blob }[] = [];
-  private sending = 0;
+  private readonly sender: UploadSender;
   /** Remove and re-index jobs being followed: job id -> document id. */
   private jobs = new Map<string, string>();
 
@@ -84,6 +83,11 @@ export class LibraryController {
     this.api = new LibraryApi(client);
     this.pollMs = options.pollMs ?? 700;
     this.onChange = options.onChange ?? (() => undefined);
+    this.sender = new UploadSender(
+      this.api,
+      (key, change) => this.updateUpload(key, change),
+      () => this.schedule(),
+    );
   }
 
   get state(): LibraryState {
@@ -157,41 +161,17 @@ export class LibraryController {
     if (!info || picked.length === 0) return;
     const collection = this.state.collection;
     const items: UploadItem[] = [];
+    const accepted: { item: UploadItem; file: Blob }[] = [];
     for (const { file, name } of picked) {
       const reason = refusal(info, name, file.size);
       const item = reason
         ? rejectedUpload(name, file.size, collection, reason)
         : startedUpload(name, file.size, collection);
       items.push(item);
-      if (!reason) this.queue.push({ item, file });
+      if (!reason) accepted.push({ item, file });
     }
     this.patch({ uploads: [...items, ...this.state.uploads] });
-    const senders = Math.min(SENDERS - this.sending, this.queue.length);
-    await Promise.all(Array.from({ length: senders }, () => this.sendQueued()));
-  }
-
-  private async sendQueued(): Promise<void> {
-    this.sending++;
-    try {
-      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
-        const { item, file } = next;
-        try {
-          const view = await this.api.send(file, item.name, item.collection);
-          this.updateUpload(item.key, {
-            phase: view.status,
-            uploadId: view.upload_id,
-            storedAs: view.name,
-            jobId: view.job?.job_id ?? null,
-            reason: view.reason,
-          });
-          this.schedule();
-        } catch (error) {
-          this.updateUpload(item.key, { phase: "failed", reason: describe(error) });
-        }
-      }
-    } finally {
-      this.sending--;
-    }
+    await this.sender.add(accepted);
   }
 
   private updateUpload(key: string, change: Partial<UploadItem>): void {
