@@ -68,6 +68,13 @@ export function refusal(info: LibraryInfo, name: string, size: number): string |
   return null;
 }
 
+/** A file's size as people read it: "812 B", "14 KB", "3.2 MB". */
+export function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 2 ** 20) return `${Math.round(bytes / 1024)} KB`;
+  return megabytes(bytes);
+}
+
 export function megabytes(bytes: number): string {
   const mb = bytes / 2 ** 20;
   return `${mb >= 10 ? Math.round(mb) : mb.toFixed(1)} MB`;

@@ -3,7 +3,7 @@ import { useState } from "preact/hooks";
 import type { LibraryController, LibraryState } from "../library/controller";
 import { docKey } from "../library/controller";
 import type { LibraryDocument, LibrarySort } from "../library/types";
-import { megabytes } from "../library/uploads";
+import { fileSize } from "../library/uploads";
 
 const STATUSES = ["indexed", "failed", "skipped", "queued", "indexing"];
 const SORTS: Record<string, [LibrarySort, "asc" | "desc"]> = {
@@ -117,7 +117,7 @@ function Row({ doc, state, library }: Props & { doc: LibraryDocument }) {
     <tr data-testid="doc-row" data-status={doc.status}>
       <td class="doc-name" title={`${doc.folder}/${doc.name}`}>
         {doc.name}
-        <span class="muted small"> · {megabytes(doc.size)}</span>
+        <span class="muted small"> · {fileSize(doc.size)}</span>
       </td>
       <td>{doc.format}</td>
       <td>{doc.collection}</td>
@@ -171,7 +171,7 @@ function Actions({ doc, busy, library, onRemove }: ActionProps) {
   const name = doc.name;
   return (
     <>
-      {doc.doc_id && (
+      {doc.doc_id && doc.chunks > 0 && (
         <button
           type="button"
           class="link-button"

@@ -3,7 +3,7 @@
 import type { LibraryController, LibraryState } from "../library/controller";
 import type { FolderView, JobSummary } from "../library/types";
 import type { UploadItem } from "../library/uploads";
-import { megabytes } from "../library/uploads";
+import { fileSize } from "../library/uploads";
 
 const PHASE_LABEL: Record<UploadItem["phase"], string> = {
   rejected: "Not sent",
@@ -42,7 +42,7 @@ export function Uploads({ state, library }: { state: LibraryState; library: Libr
             <span class="upload-name" title={upload.storedAs ?? upload.name}>
               {upload.storedAs ?? upload.name}
             </span>
-            <span class="muted small">{megabytes(upload.size)}</span>
+            <span class="muted small">{fileSize(upload.size)}</span>
             <span class={`status-chip ${upload.phase}`} data-testid="upload-status">
               {PHASE_LABEL[upload.phase]}
               {upload.phase === "indexing" && upload.progress?.total
