@@ -207,6 +207,19 @@ describe("Library", () => {
     expect($("uploads-summary")?.textContent).toBe("All done");
   });
 
+  it("sends a picked folder's files under their paths in it", async () => {
+    const input = $("folder-input") as HTMLInputElement;
+    const file = new File(["# A"], "a.md");
+    Object.defineProperty(file, "webkitRelativePath", { value: "notes/2024/a.md" });
+    Object.defineProperty(input, "files", { value: [file], configurable: true });
+    await act(() => {
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    await settle(() => requests("POST", "/api/library/uploads").length === 1);
+    const params = new URL(requests("POST", "/api/library/uploads")[0].url, "http://kb").searchParams;
+    expect(params.get("name")).toBe("notes/2024/a.md");
+  });
+
   it("shows why an upload failed", async () => {
     server.outcome = { status: "failed", reason: "the file is not a valid PDF" };
     await pick([new File(["%PDF-broken"], "broken.pdf")]);
