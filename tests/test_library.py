@@ -2,6 +2,7 @@
 limits, clashes, during an ingest), remove, re-index, chunks, folders, paging."""
 
 import concurrent.futures
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,10 @@ import httpx
 import pytest
 
 from kb.settings import Settings
+from server.access import Access, Action
 from server.app import create_app
+from server.context import RequestContext
+from server.errors import HTTPError
 from tests.helpers import make_pdf
 from tests.serving import LiveServer, copy_index
 
@@ -236,3 +240,41 @@ def test_uploads_go_into_their_collection(http: httpx.Client) -> None:
             "/api/library/uploads", params={"name": "x.md", "collection": bad}, content=b"x"
         )
         assert refused.status_code == 400, bad
+
+
+class ReadDefaultOnly(Access):
+    """A reader of the `default` collection only (what a grant would give)."""
+
+    async def require(self, context: RequestContext, action: Action, collection: str) -> None:
+        if action != Action.READ or collection != "default":
+            raise HTTPError(403, f"{context.user_id} may not {action} {collection}")
+
+    async def readable(self, context: RequestContext) -> frozenset[str] | None:
+        return frozenset({"default"})
+
+    async def writable(self, context: RequestContext) -> frozenset[str] | None:
+        return frozenset()
+
+
+def test_every_library_route_asks_access(
+    settings: Settings, sample_index: Path, embedder: Any, data_dir: Path
+) -> None:
+    copy_index(sample_index / "index", settings.index_dir)
+    app = create_app(settings, embedder=embedder)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        hidden = upload(http, "heron.md", b"# Heron\n\nHerons nest by the canal.\n", "birds")
+        doc_id = settled(http, hidden["upload_id"])["doc_id"]
+        app.state.services = dataclasses.replace(app.state.services, access=ReadDefaultOnly())
+        info = http.get("/api/library/info").json()
+        assert info["collections"] == ["default"] and info["writable"] == []
+        assert {d["collection"] for d in listing(http, limit=200)["items"]} == {"default"}
+        assert listing(http, collection="birds")["total"] == 0
+        assert http.get(f"/api/library/documents/{doc_id}/chunks").status_code == 404
+        assert http.get(f"/api/library/uploads/{hidden['upload_id']}").status_code == 404
+        assert http.delete(f"/api/library/documents/{doc_id}").status_code == 404
+        shown = listing(http, q="faq.txt")["items"][0]["doc_id"]
+        assert http.get(f"/api/library/documents/{shown}/chunks").status_code == 200
+        assert http.post(f"/api/library/documents/{shown}/reindex").status_code == 403
+        refused = http.post("/api/library/uploads", params={"name": "x.md"}, content=b"# X")
+        assert refused.status_code == 403
+    assert not (data_dir / "uploads" / "default").exists()
