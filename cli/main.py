@@ -295,6 +295,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from kb.index import KnowledgeIndex
+    from kb.watch import parse_watch
     from kb.writer import running_server, writer_lock
     from server.app import create_app
     from server.models import create_model
@@ -308,6 +309,7 @@ def serve(host: str | None, port: int | None) -> None:
     with writer_lock(settings.data_dir, "kb serve"):
         KnowledgeIndex.open(settings).close()
     create_model(settings)
+    parse_watch(settings.watch)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
     app = create_app(settings, url=_loopback_url(host, port))
