@@ -65,9 +65,17 @@ def cli() -> None:
 @click.option("--rebuild", is_flag=True, help="Start from an empty index (re-embeds from cache).")
 @click.option("--no-delete", is_flag=True, help="Keep documents whose files disappeared.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option(
+    "--collection",
+    default="default",
+    show_default=True,
+    help="Put the folder's documents in this collection (re-ingesting moves them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @fails_cleanly
-def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_json: bool) -> None:
+def ingest(
+    directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, collection: str, as_json: bool
+) -> None:
     """Index (or re-sync) the documents in DIRECTORY.
 
     Reads Markdown, text, reStructuredText, HTML, PDF (scans through OCR), Word,
@@ -78,11 +86,17 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
 
     \b
     Example:
-        kb ingest ~/notes --json
+        kb ingest ~/hr-policies --collection hr
     """
     from cli.progress import IngestProgressBar
+    from kb.collections import check_collection
 
-    options = {"delete": not no_delete, "rebuild": rebuild, "dry_run": dry_run}
+    options = {
+        "delete": not no_delete,
+        "rebuild": rebuild,
+        "dry_run": dry_run,
+        "collection": check_collection(collection),
+    }
     with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
         report = _run_ingest(Settings(), directory, options, progress)
     if as_json:
@@ -93,7 +107,7 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
 
 
 def _run_ingest(
-    settings: Settings, directory: Path, options: dict[str, bool], progress: "IngestProgress"
+    settings: Settings, directory: Path, options: dict[str, Any], progress: "IngestProgress"
 ) -> "IngestReport":
     """In the `kb serve` that owns the data dir, if one runs; else here."""
     from cli.remote import ingest_in_server, server_for
@@ -103,14 +117,7 @@ def _run_ingest(
         return ingest_in_server(server, settings, directory, options, progress, _notice)
     from ingest.pipeline import ingest
 
-    return ingest(
-        settings,
-        directory,
-        delete=options["delete"],
-        rebuild=options["rebuild"],
-        dry_run=options["dry_run"],
-        progress=progress,
-    )
+    return ingest(settings, directory, **options, progress=progress)
 
 
 def _notice(line: str) -> None:
@@ -133,6 +140,45 @@ def _print_ingest_report(report: "IngestReport") -> None:
     ocr = next((s.reason for s in report.skips if s.reason.startswith("OCR unavailable")), None)
     if ocr:  # scans and images wait for it; the first ingest after installing it reads them
         err.print(Text(ocr, style="yellow"))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--collection", default="default", show_default=True, help="Collection to add to.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per sync.")
+@fails_cleanly
+def watch(directory: Path, collection: str, as_json: bool) -> None:
+    """Keep DIRECTORY in sync: index it now, then again within seconds of each change.
+
+    A burst of changes (a folder copied in, a branch checked out) is one sync. Runs in
+    the `kb serve` that owns the data dir when one runs. Stop with Ctrl+C.
+
+    \b
+    Example:
+        kb watch ~/notes --json
+    """
+    import threading
+
+    from cli.watch import FolderWatch
+    from kb.collections import check_collection
+    from kb.watch import watched_path
+
+    def on_sync(report: "IngestReport | None", error: str | None) -> None:
+        if as_json:
+            click.echo(json.dumps({"folder": str(folder), **_sync_json(report, error)}))
+        elif report is None:
+            err.print(Text.assemble(("sync failed:", "bold red"), " ", literal(error or "")))
+        else:
+            _print_ingest_report(report)
+
+    folder = watched_path(directory)
+    check_collection(collection)
+    err.print(literal(f"kb: watching {folder} (Ctrl+C to stop)", style="dim"))
+    FolderWatch(Settings(), folder, collection, on_sync).run(threading.Event())
+
+
+def _sync_json(report: "IngestReport | None", error: str | None) -> dict[str, Any]:
+    return {"error": error} if report is None else {**report.to_json(), "error": None}
 
 
 @cli.command()
@@ -210,6 +256,30 @@ def status(as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@fails_cleanly
+def collections(as_json: bool) -> None:
+    """List the collections with their documents and chunks."""
+    from cli.remote import server_for
+
+    settings = Settings()
+    server = server_for(settings)
+    if server is not None:
+        found = server.collections()
+    else:
+        from cli.service import list_collections
+
+        found = [dataclasses.asdict(row) for row in list_collections(settings)]
+    if as_json:
+        print_json(found)
+        return
+    table = Table("collection", "documents", "chunks")
+    for row in found:
+        table.add_row(literal(row["name"]), str(row["documents"]), str(row["chunks"]))
+    out.print(table if found else "No collections: run `kb ingest DIR --collection NAME`.")
+
+
+@cli.command()
 @click.option("--host", help="Address to listen on (default KB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default KB_PORT, 8000).")
 @fails_cleanly
@@ -225,6 +295,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from kb.index import KnowledgeIndex
+    from kb.watch import parse_watch
     from kb.writer import running_server, writer_lock
     from server.app import create_app
     from server.models import create_model
@@ -238,6 +309,7 @@ def serve(host: str | None, port: int | None) -> None:
     with writer_lock(settings.data_dir, "kb serve"):
         KnowledgeIndex.open(settings).close()
     create_model(settings)
+    parse_watch(settings.watch)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
     app = create_app(settings, url=_loopback_url(host, port))

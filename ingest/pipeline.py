@@ -30,6 +30,7 @@ from ingest.progress import IngestProgress
 from ingest.report import IngestReport
 from ingest.scan import Failure, FoundFile, Skip, display_path, is_utf8, scan
 from kb.catalog import DocumentRecord
+from kb.collections import DEFAULT_COLLECTION, check_collection
 from kb.embedder import CachedEmbedder, Embedder, create_embedder
 from kb.errors import KBError
 from kb.generations import activate, new_generation, remove_inactive, remove_path
@@ -54,12 +55,18 @@ class IngestOptions:
     delete: bool = True  # remove documents whose files vanished
     rebuild: bool = False  # into a new, empty index that replaces the current one
     dry_run: bool = False
+    collection: str = DEFAULT_COLLECTION  # the folder's documents all move there
+    reindex: frozenset[str] = frozenset()  # paths read and indexed again even if unchanged
+
+    def __post_init__(self) -> None:
+        check_collection(self.collection)
 
 
 @dataclass(frozen=True)
 class _Job:
     file: FoundFile
     record: DocumentRecord | None
+    force: bool = False  # re-read even if its content did not change
 
 
 def document_id(root: Path, path: str) -> str:
@@ -73,16 +80,17 @@ def ingest(
     delete: bool = True,
     rebuild: bool = False,
     dry_run: bool = False,
+    collection: str = DEFAULT_COLLECTION,
     progress: IngestProgress | None = None,
     embedder: Embedder | None = None,
 ) -> IngestReport:
     """Ingest in this process; fails at once while `kb serve` or another ingest writes."""
+    options = IngestOptions(delete, rebuild, dry_run, collection)
     folder = ingest_folder(root)
     with writer_lock(settings.data_dir, "kb ingest"):
         remove_inactive(settings.index_dir)  # what a killed rebuild left
         slot = _LocalSlot(settings)
         try:
-            options = IngestOptions(delete, rebuild, dry_run)
             return ingest_into(slot, settings, folder, options, progress, embedder)
         finally:
             slot.close()
@@ -186,14 +194,16 @@ def _sync(
     jobs: list[_Job] = []
     for file in found:
         record = records.get(file.path)
+        force = file.path in options.reindex
         if (
             record
             and not record.error
+            and not force
             and (record.size, record.mtime_ns) == (file.size, file.mtime_ns)
         ):
             report.unchanged.append(file.path)
         else:
-            jobs.append(_Job(file, record))
+            jobs.append(_Job(file, record, force))
     paths = {file.path for file in found}
     vanished = [r for path, r in records.items() if path not in paths] if options.delete else []
     report.deleted = sorted(record.path for record in vanished)
@@ -201,9 +211,10 @@ def _sync(
         _plan_only(jobs, report)
     else:
         index.recover()
+        index.catalog.move_root(str(root), options.collection)
         cached = CachedEmbedder(embedder or create_embedder(settings), settings.embedding_cache)
         try:
-            _index_files(index, cached, root, jobs, report, settings, progress)
+            _index_files(index, cached, root, jobs, report, settings, progress, options.collection)
         finally:
             cached.close()
         for record in vanished:
@@ -230,6 +241,7 @@ def _index_files(
     report: IngestReport,
     settings: Settings,
     progress: IngestProgress | None,
+    collection: str,
 ) -> None:
     if progress:
         progress.start(len(jobs))
@@ -242,14 +254,14 @@ def _index_files(
             report.skips.append(Skip(path, prepared.skip))
         elif prepared.error:
             report.failures.append(Failure(path, prepared.error))
-            index.record_failure(_record(root, job, prepared))
+            index.record_failure(_record(root, job, prepared, collection))
         elif prepared.unchanged:
             report.unchanged.append(path)
-            index.update_stat(_record(root, job, prepared))
+            index.update_stat(_record(root, job, prepared, collection))
         else:
             changed = job.record and job.record.content_hash
             (report.updated if changed else report.added).append(path)
-            writer.add(_record(root, job, prepared), prepared)
+            writer.add(_record(root, job, prepared, collection), prepared)
             continue
         if progress:
             progress.advance(1, 0)
@@ -263,7 +275,7 @@ def _prepare_all(
     calls = [
         (
             job.file.absolute,
-            job.record.content_hash if job.record else None,
+            job.record.content_hash if job.record and not job.force else None,
             max_tokens,
             windows,
             options,
@@ -289,7 +301,7 @@ def _bounded_map(executor: Executor, calls: list[tuple[Any, ...]]) -> Iterator[P
         yield pending.popleft().result()
 
 
-def _record(root: Path, job: _Job, prepared: Prepared) -> DocumentRecord:
+def _record(root: Path, job: _Job, prepared: Prepared, collection: str) -> DocumentRecord:
     return DocumentRecord(
         doc_id=document_id(root, job.file.path),
         root=str(root),
@@ -300,4 +312,5 @@ def _record(root: Path, job: _Job, prepared: Prepared) -> DocumentRecord:
         title=prepared.title or (job.record.title if job.record else None),
         error=prepared.error,
         indexed_at=time.time(),
+        collection=collection,
     )

@@ -82,4 +82,23 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "ALTER TABLE chunks DROP COLUMN page",
         ),
     ),
+    (
+        # Every document belongs to a collection (the unit of permissions, kb grant); a
+        # folder's documents take the collection they were last ingested with.
+        "006_collections",
+        (
+            "ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT 'default'",
+            "CREATE INDEX documents_collection ON documents (collection)",
+        ),
+    ),
+    (
+        # The Library pages through documents in these orders; with an index a page deep
+        # in 100,000 documents is read in order, not sorted first.
+        "007_library_order",
+        (
+            "CREATE INDEX documents_path ON documents (path COLLATE NOCASE, doc_id)",
+            "CREATE INDEX documents_indexed ON documents (indexed_at, doc_id)",
+            "CREATE INDEX documents_size ON documents (size, doc_id)",
+        ),
+    ),
 ]
