@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kb.collections import NAME_PATTERN
 from kb.types import SearchMode
-from server.access import within
+from server.access import Action, within
 from server.errors import HTTPError
 from server.identity import Caller
 from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
@@ -39,6 +39,7 @@ class SearchRequest(BaseModel):
     source: str | None = Field(None, max_length=1000)
     # only these collections (None: every one the caller may read)
     collections: list[Annotated[str, Field(pattern=f"^{NAME_PATTERN}$")]] | None = None
+    as_user: str | None = Field(None, max_length=128)  # search as this user (admins only)
 
 
 def add_index_routes(router: APIRouter) -> None:
@@ -47,6 +48,9 @@ def add_index_routes(router: APIRouter) -> None:
         body: SearchRequest, request: Request, context: Caller
     ) -> list[dict[str, Any]]:
         services = _services(request)
+        if body.as_user is not None:
+            await services.access.require(context, Action.ADMIN, "*")
+            context = await services.identity.person(body.as_user, frozenset())
         readable = await services.access.readable(context)
         requested = None if body.collections is None else frozenset(body.collections)
         hits = await asyncio.to_thread(
