@@ -112,9 +112,7 @@ def test_token_is_required_when_configured(settings, sample_index, embedder, con
         assert files.get(f"/api/documents/{doc.doc_id}/file").status_code == 401
         # The token never goes in a URL: "Open original" asks for a signed link instead.
         assert files.get(f"/api/documents/{doc.doc_id}/file?token=s3cret").status_code == 401
-        signed = connect(server.url, token="s3cret").http.post(
-            f"/api/documents/{doc.doc_id}/link"
-        )
+        signed = connect(server.url, token="s3cret").http.post(f"/api/documents/{doc.doc_id}/link")
         assert files.get(signed.json()["url"]).status_code == 200
         assert "s3cret" not in signed.json()["url"]
         assert files.get("/api/status?token=s3cret").status_code == 401
