@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cli.main import cli
+from kb.settings import Settings
 from server.app import create_app
 from server.client import ChatClient, final_answer, request_body, thread_id_of
 from tests.security_world import (
@@ -302,3 +303,24 @@ def test_kb_logs_shows_one_users_calls_with_their_collections(world, chat, monke
     records = [json.loads(line) for line in result.output.splitlines()]
     assert records and {r["user"] for r in records} == {"bob"}
     assert all(r["collections"] == ["eng", "handbook"] for r in records)
+
+
+def test_a_proxy_user_header_counts_only_from_a_trusted_proxy(tmp_path, embedder):
+    def me(proxies: str, **headers: str) -> httpx.Response:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            trusted_user_header="X-Forwarded-User",
+            trusted_groups_header="X-Forwarded-Groups",
+            trusted_proxies=proxies,
+            admin_groups="ops",
+        )
+        with LiveServer(create_app(settings, embedder=embedder)) as server:
+            return httpx.get(f"{server.url}/api/me", headers=headers)
+
+    erin = {"X-Forwarded-User": "erin", "X-Forwarded-Groups": "ops, hr-team"}
+    trusted = me("10.0.0.0/8, 127.0.0.1", **erin).json()
+    assert trusted["user"] == "erin" and trusted["groups"] == ["hr-team", "ops"]
+    assert trusted["is_admin"] is True
+    assert me("10.0.0.0/8", **erin).status_code == 401  # the same header from elsewhere
+    assert me("127.0.0.1", **{"X-KB-User": "erin"}).status_code == 401
+    assert me("127.0.0.1", **{"X-Forwarded-User": "@hr-team"}).status_code == 401
