@@ -190,9 +190,12 @@ def test_another_users_threads_are_out_of_reach_for_every_request_type(world, ch
     answer = next(item["id"] for item in items if item["type"] == "assistant_message")
     before = (alice.request("threads.get_by_id", thread_id=thread).json(), items)
     bob = chat("bob", user_header="alice")  # bob, pretending with the header
-    message = {"content": [{"type": "input_text", "text": "hi"}], "attachments": []}
-    message["inference_options"] = {}
-    requests = {
+    message: dict[str, Any] = {
+        "content": [{"type": "input_text", "text": "hi"}],
+        "attachments": [],
+        "inference_options": {},
+    }
+    requests: dict[str, dict[str, Any]] = {
         "threads.get_by_id": {"thread_id": thread},
         "items.list": {"thread_id": thread},
         "threads.update": {"thread_id": thread, "title": "mine now"},
