@@ -275,6 +275,7 @@ def serve(host: str | None, port: int | None) -> None:
     from kb.index import KnowledgeIndex
     from kb.writer import running_server, writer_lock
     from server.app import create_app
+    from server.identity import check_settings
     from server.models import create_model
 
     settings = Settings()
@@ -286,6 +287,7 @@ def serve(host: str | None, port: int | None) -> None:
     with writer_lock(settings.data_dir, "kb serve"):
         KnowledgeIndex.open(settings).close()
     create_model(settings)
+    check_settings(settings)  # a bad identity setting fails here, with its name
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
     app = create_app(settings, url=_loopback_url(host, port))

@@ -25,6 +25,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 class Identity:
     def __init__(self, settings: Settings, accounts: AccountStore) -> None:
+        """Raises KBError for a bad setting (see `check_settings`)."""
         self.settings = settings
         self.accounts = accounts
         self.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
@@ -90,6 +91,13 @@ class Identity:
         return RequestContext(user, groups, admin or bool(groups & self.admin_groups))
 
 
+def check_settings(settings: Settings) -> None:
+    """Raises KBError for a bad identity setting: `kb serve` checks before it starts."""
+    if settings.oidc_issuer:
+        OIDCVerifier(settings)
+    _networks(settings.trusted_proxies)
+
+
 async def request_context(request: Request) -> RequestContext:
     """The caller (FastAPI caches it for the request, whichever routes ask)."""
     identity: Identity = request.app.state.services.identity
@@ -125,4 +133,7 @@ def _names(text: str) -> frozenset[str]:
 
 
 def _networks(text: str) -> list[Network]:
-    return [ipaddress.ip_network(item, strict=False) for item in _names(text)]
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in _names(text)]
+    except ValueError as error:
+        raise KBError(f"KB_TRUSTED_PROXIES: {error}") from None

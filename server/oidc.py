@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 
+from kb.errors import KBError
 from kb.settings import Settings
 
 ALGORITHMS = ["RS256", "ES256"]
@@ -28,7 +29,7 @@ class InvalidToken(Exception):
 class OIDCVerifier:
     def __init__(self, settings: Settings) -> None:
         if not settings.oidc_issuer or not settings.oidc_audience:
-            raise ValueError("KB_OIDC_ISSUER needs KB_OIDC_AUDIENCE")
+            raise KBError("KB_OIDC_ISSUER needs KB_OIDC_AUDIENCE (the `aud` its tokens name)")
         self.issuer = settings.oidc_issuer
         self.audience = settings.oidc_audience
         self.user_claim = settings.oidc_user_claim

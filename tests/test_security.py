@@ -51,7 +51,7 @@ def world(request, tmp_path_factory, embedder) -> Iterator[World]:
     with database(request.param, tmp, test_url) as url:
         settings = world_settings(tmp / "data", url, idp)
         docs, chunks = populate(settings, tmp / "docs", embedder)
-        world = World("", settings, {}, docs, chunks, idp)
+        world = World("", settings, {}, docs, chunks, idp, {"docs": tmp / "docs"})
         world.tokens = world.accounts(add_people)
         with LiveServer(create_app(settings, embedder=embedder)) as server:
             world.url = server.url
@@ -168,6 +168,15 @@ def test_every_route_to_content_checks_the_grants(world):
         found = carol.post("/api/search", json={"query": "Zephyrcorp", "k": 10}).json()
         assert sources(found) == set(NAMES.values())
         assert carol.get(f"/api/chunks/{world.chunk_ids['eng']}").status_code == 200
+
+
+def test_ingest_jobs_need_write_access_to_their_collection(world):
+    job = {"root": str(world.extra["docs"] / "eng"), "collection": "eng", "dry_run": True}
+    with as_user(world, world.tokens["alice"]) as alice:  # reads hr and handbook only
+        assert alice.post("/api/jobs", json=job).status_code == 403
+    with as_user(world, world.tokens["bob"]) as bob:  # granted eng with --write
+        assert bob.post("/api/jobs", json=job).status_code == 202
+        assert bob.post("/api/jobs", json={**job, "collection": "hr"}).status_code == 403
 
 
 def test_the_operator_searches_as_a_user_sees(world):
