@@ -497,7 +497,8 @@ export class Controller {
         source: citation.source,
         locator: citation.locator,
         heading: citation.heading,
-        href: originalHref(citation.url, citation.locator),
+        // with a token, a signed link replaces it once the passage is loaded
+        href: this.client.accessToken() ? null : originalHref(citation.url, citation.locator),
         snippet: citation.snippet,
         terms: queryTerms(questionBefore(items, index)),
       },
