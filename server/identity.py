@@ -109,7 +109,8 @@ Caller = Annotated[RequestContext, Depends(request_context)]
 
 
 def unauthorized(why: str) -> HTTPError:
-    return HTTPError(401, f"not signed in: {why}", {"WWW-Authenticate": 'Bearer realm="kb"'})
+    challenge = {"WWW-Authenticate": 'Bearer realm="kb"'}
+    return HTTPError(401, f"missing or wrong token: {why}", challenge)
 
 
 def _header_user(request: Request) -> RequestContext:

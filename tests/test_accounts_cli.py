@@ -50,6 +50,6 @@ def test_accounts_and_grants_from_the_command_line(settings, tmp_path, embedder)
         gone = httpx.get(f"{server.url}/api/me", headers={"Authorization": f"Bearer {rotated}"})
         assert gone.status_code == 401
         no_token = run_kb({**env, "KB_AUTH_TOKEN": ""}, "search", "Zephyrcorp")
-        assert no_token.returncode == 1 and "not signed in" in no_token.stderr
+        assert no_token.returncode == 1 and "missing or wrong token" in no_token.stderr
     local = run_kb(env, "search", "Zephyrcorp", "--as", "alice")
     assert local.returncode == 1 and "needs `kb serve`" in local.stderr
