@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         "history.",
     )
     search_top_k: int = Field(5, description="Passages `search_docs` returns by default.")
+    watch: str | None = Field(
+        None,
+        description="Folders `kb serve` keeps in sync, comma-separated, each `DIR` or "
+        "`DIR=COLLECTION`: synced at start and within seconds of each change (like `kb watch`).",
+    )
 
     @property
     def allowed_host_names(self) -> frozenset[str]:

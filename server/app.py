@@ -28,6 +28,7 @@ from server.errors import HTTPError
 from server.guard import Guard
 from server.identity import Caller, request_context
 from server.index_api import add_index_routes
+from server.library import add_library_routes
 from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
@@ -47,9 +48,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_server(settings, model, embedder=embedder, url=url) as (services, jobs):
+        async with open_server(settings, model, embedder=embedder, url=url) as (services, library):
             app.state.services = services
-            app.state.jobs = jobs
+            app.state.jobs = library.syncs.jobs
+            app.state.library = library
             yield
 
     app = FastAPI(title="kb", lifespan=lifespan)
@@ -140,6 +142,7 @@ def _api(settings: Settings) -> list[APIRouter]:
             raise HTTPError(404, str(error)) from None
 
     add_index_routes(router)
+    add_library_routes(router)
     add_document_routes(router, open_router)
     return [router, open_router]
 
