@@ -55,6 +55,14 @@ class ChunkRow:
     collection: str
 
 
+# The columns of a ChunkRow (read by `chunk_from_row`), over `chunks c` and its document.
+CHUNK_ROWS = (
+    "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.locator_kind, c.locator_value,"
+    " c.text, d.path AS source, d.root, d.collection FROM chunks c"
+    " JOIN documents d ON d.doc_id = c.doc_id"
+)
+
+
 @dataclass(frozen=True)
 class CollectionCount:
     name: str
@@ -272,13 +280,7 @@ class Catalog:
     # -- reading ------------------------------------------------------------------------
 
     def get_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
-        rows = self._by_chunk_id(
-            "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.locator_kind,"
-            " c.locator_value, c.text, d.path AS source, d.root, d.collection"
-            " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id",
-            chunk_ids,
-            named=True,
-        )
+        rows = self._by_chunk_id(CHUNK_ROWS, chunk_ids, named=True)
         return {row["chunk_id"]: chunk_from_row(row) for row in rows}
 
     def chunk_owners(self, chunk_ids: list[str]) -> dict[str, tuple[str, int]]:
