@@ -31,6 +31,7 @@ INSTRUCTIONS = """You answer questions about the user's documents, using only th
 
 class KBAgentContext(AgentContext[RequestContext]):
     searcher: Annotated[DocumentSearch, SkipValidation]
+    readable: frozenset[str] | None = None  # what the user may read (None: everything)
     tool_log: Annotated[ToolCallLog, SkipValidation]
     default_top_k: int = 5
     passages: list[Annotated[Hit, SkipValidation]] = Field(default_factory=list)
@@ -51,6 +52,7 @@ async def search_docs(
         source: Only search files whose path matches this glob, e.g. "*AAPL*" or "guides/*".
     """
     agent_context = ctx.context
+    readable = agent_context.readable
     k = max(1, min(top_k or agent_context.default_top_k, MAX_TOP_K))
     task = SearchTask(
         title=f"Searching “{query}”",
@@ -67,7 +69,12 @@ async def search_docs(
     error = None
     try:
         hits = await asyncio.to_thread(
-            agent_context.searcher.search, query, k, SearchMode.HYBRID, source
+            agent_context.searcher.search,
+            query,
+            k,
+            SearchMode.HYBRID,
+            source,
+            readable,
         )
     except Exception as exc:  # reported to the model and the log; the turn goes on
         error = f"{type(exc).__name__}: {exc}"
@@ -88,6 +95,7 @@ async def search_docs(
         duration_ms=round(elapsed_ms, 1),
         results=[SearchResult.of(n, hit) for n, hit in enumerate(hits, start=first_number)],
         error=error,
+        collections=None if readable is None else sorted(readable),
     )
     await agent_context.tool_log.write(record, agent_context.request_context)
     if error:

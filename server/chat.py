@@ -31,6 +31,7 @@ from chatkit.types import (
 
 from kb.search import DocumentSearch
 from kb.types import Hit
+from server.access import Access
 from server.agent import KBAgentContext
 from server.context import RequestContext
 from server.passages import describe
@@ -57,6 +58,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
         history_messages: int = 10,
         default_top_k: int = 5,
         feedback_path: Path | None = None,
+        access: Access | None = None,
     ) -> None:
         super().__init__(store)
         self.sql_store = store  # the same store, with our additions (feedback, tool calls)
@@ -66,6 +68,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
         self.history_messages = history_messages
         self.default_top_k = default_top_k
         self.feedback_path = feedback_path
+        self.access = access or Access()
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
@@ -87,6 +90,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
             store=self.store,
             request_context=context,
             searcher=self.searcher,
+            readable=await self.access.readable(context),
             tool_log=self.tool_log,
             default_top_k=self.default_top_k,
         )
