@@ -53,6 +53,7 @@ test: install browser
 	@if [ -f ui/package.json ]; then cd ui && npm test; fi
 
 eval: install
+	$(KB) eval evaluation/sample-docs
 	$(KB) eval ../shared/eval/scifact
 	$(KB) eval ../shared/eval/sec-10-q --answers
 	$(PY) -m evaluation.scanned ../shared/eval/sec-10-q data/eval/sec-10-q-scanned

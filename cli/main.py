@@ -374,33 +374,46 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     """Measure retrieval on DATASET: dense, lexical and hybrid side by side.
 
     DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/), the SEC 10-Q
-    folder (docs/, qna_data.csv), or an image-only copy of some filings made by
+    folder (docs/, qna_data.csv), an image-only copy of some filings made by
     `python -m evaluation.scanned` (also originals/): OCR word recall, and search on
-    the scans next to the text originals. The corpus is indexed into a throwaway data
-    dir; embeddings and OCR text come from the cache, so reruns are fast.
+    the scans next to the text originals; or a question set with the facts each answer
+    must state (questions.json, e.g. evaluation/sample-docs): fact recall of the chat
+    model's answers. The corpus is indexed into a throwaway data dir; embeddings and OCR
+    text come from the cache, so reruns are fast.
 
     \b
     Example:
         kb eval ../shared/eval/scifact --split train
+        kb eval evaluation/sample-docs
     """
     from cli.progress import IngestProgressBar
     from evaluation.beir import evaluate_beir, is_beir
-    from evaluation.report import answers_table, result_table
+    from evaluation.facts import evaluate_facts, is_fact_set
+    from evaluation.report import answers_table, fact_misses, facts_table, result_table
     from evaluation.scanned import evaluate_scanned, is_scanned
     from evaluation.sec import evaluate_sec, is_sec
 
     settings = Settings()
     with IngestProgressBar(err, enabled=err.is_terminal) as progress:
-        if is_beir(dataset):
+        if is_fact_set(dataset):
+            result = evaluate_facts(dataset, settings, progress=progress)
+        elif is_beir(dataset):
             result = evaluate_beir(dataset, split, settings, progress=progress)
         elif is_scanned(dataset):
             result = evaluate_scanned(dataset, settings, progress=progress)
         elif is_sec(dataset):
             result = evaluate_sec(dataset, settings, progress=progress, answers=answers)
         else:
-            raise KBError(f"{dataset} is neither a BEIR folder nor the SEC 10-Q layout")
+            raise KBError(
+                f"{dataset} is neither a BEIR folder, the SEC 10-Q layout nor a question set"
+            )
     if as_json:
         print_json(result)
+        return
+    if "fact_recall" in result:
+        out.print(facts_table(result))
+        for line in fact_misses(result):
+            out.print(Text(line, style="dim"))
         return
     out.print(result_table(result))
     if "word_recall" in result:

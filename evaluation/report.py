@@ -39,3 +39,22 @@ def answers_table(answers: dict) -> Table:
         )
     )
     return table
+
+
+def facts_table(result: dict) -> Table:
+    """Fact recall by split (tune on one, report the other)."""
+    title = f"{result['dataset']} ({result['model']}, {result['questions']} questions)"
+    table = Table(title=escape(title))
+    columns = ("fact_recall_tune", "fact_recall_test", "fact_recall", "p50_ms", "p95_ms")
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_row(*(f"{result[c]:.4g}" for c in columns))
+    return table
+
+
+def fact_misses(result: dict) -> list[str]:
+    """One line per question whose answer missed a fact."""
+    return [
+        f"{miss['split']}: {miss['question']} — missed {', '.join(miss['missed'])}"
+        for miss in result["misses"]
+    ]

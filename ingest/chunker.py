@@ -27,6 +27,7 @@ from kb.types import Locator
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _DELIMITER_ROW = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")
+_LONG_DASHES = re.compile(r"-{3,}")
 _SENTENCE_GAP = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+")
 _LIST_ITEM = re.compile(r"^\s+([-*+•]|\d+[.)])\s")
 _PARAGRAPH_GAP = re.compile(r"\n\s*\n")
@@ -86,10 +87,19 @@ def normalise(section: Section) -> str:
     if section.kind == "code":
         return _BLANK_RUNS.sub("\n\n", "\n".join(line.rstrip() for line in lines)).strip("\n")
     if section.kind == "table":
-        rows = (_SPACES.sub(" ", line).strip() for line in lines)
+        rows = (_compact_delimiter(_SPACES.sub(" ", line).strip()) for line in lines)
         return "\n".join(row for row in rows if row)
     tidy = (_indent(line) + _SPACES.sub(" ", line.strip()) for line in lines)
     return _BLANK_RUNS.sub("\n\n", "\n".join(tidy)).strip()
+
+
+def _compact_delimiter(row: str) -> str:
+    """`|------|:-----:|` as `| --- | :---: |`: a hand-aligned delimiter row costs a token
+    per dash, enough to make the header too big to repeat in each chunk of its table."""
+    if "----" not in row or not _DELIMITER_ROW.match(row):
+        return row
+    cells = [_LONG_DASHES.sub("---", cell.strip()) for cell in row.strip("|").split("|")]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _indent(line: str) -> str:

@@ -4,6 +4,7 @@ OpenAI-compatible Chat Completions server (Ollama, vLLM, llama.cpp)."""
 from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel, set_trace_processors
 from openai import AsyncOpenAI
 
+from kb.embedder import Embedder
 from kb.errors import KBError
 from kb.settings import Settings
 from server.offline import OfflineModel
@@ -13,8 +14,8 @@ OFFLINE = "offline"
 TIMEOUT_S = 60.0
 
 
-def create_model(settings: Settings) -> tuple[Model, str]:
-    """The model and the name to show for it."""
+def create_model(settings: Settings, embedder: Embedder | None = None) -> tuple[Model, str]:
+    """The model and the name to show for it; the offline model reads with `embedder`."""
     if settings.model_base_url:
         if not settings.model or settings.model == OFFLINE:
             raise KBError(
@@ -32,7 +33,7 @@ def create_model(settings: Settings) -> tuple[Model, str]:
         name = settings.model or DEFAULT_OPENAI_MODEL
         client = AsyncOpenAI(api_key=settings.openai_api_key, timeout=TIMEOUT_S, max_retries=1)
         return OpenAIResponsesModel(name, client), name
-    return OfflineModel(), OFFLINE
+    return OfflineModel(embedder), OFFLINE
 
 
 def configure_tracing(settings: Settings) -> None:

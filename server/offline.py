@@ -2,16 +2,20 @@
 
 It behaves like a disciplined tool-using model: on a new question it calls `search_docs`
 (folding in the previous question when a follow-up leans on it); once the passages are
-back, it answers with the sentences of those passages that best match the question, each
-cited as [n], streamed word by word. Deterministic and fast.
+back, it answers with what of those passages best answers the question (server/answer.py),
+each line cited as [n], streamed word by word. Deterministic and fast.
 """
 
+import asyncio
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import numpy as np
 from agents import Model, ModelResponse, TResponseInputItem, Usage
 from agents.testing import assistant_message, function_call
 from openai.types.responses import (
@@ -30,48 +34,76 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from kb.embedder import Embedder
 from kb.lexical import query_terms
-from server.passages import parse_passages
+from server.answer import compose_answer
 
 ModelInput = str | list[TResponseInputItem]
 JSON = dict[str, Any]
 SEARCH_TOOL = "search_docs"
-NOTHING_FOUND = (
-    "I couldn't find anything about that in the knowledge base. "
-    "Try other words, or check that the documents you expect are ingested (`kb status`)."
-)
-MAX_SENTENCES = 4
-AMOUNT_QUESTION = re.compile(
-    r"\b(how (much|many)|what (was|were|is|are) the|total|amount|revenue|sales|income|"
-    r"margin|cost|price|percent|percentage|rate|ratio|growth|change|increase|decrease)\b",
-    re.IGNORECASE,
-)
-FIGURE = re.compile(r"\$\s?\d|\d[\d,]*\.?\d*\s?%|\d{1,3}(,\d{3})+")
-FIGURE_BONUS = 0.25
+VECTORS_KEPT = 4096  # sentence vectors remembered: a passage quoted again is not re-embedded
 FOLLOW_UP = re.compile(
     r"^(and|also|what about|how about|why|how so|more|then)\b|\b(it|its|this|that|these|those|"
     r"they|them|their|there|he|she|him|her)\b",
     re.IGNORECASE,
 )
-SENTENCE_END = re.compile(r"(?<=[?!])\s+|(?<=\.)\s+(?=[A-Z0-9\"'(\[])")
-ROW = re.compile(r"\||^([-*•]|\d+[.)])\s|\d[\d,.]*%?\)?$")  # table row, list item, figures
 
 
 class OfflineModel(Model):
     name = "offline"
 
+    def __init__(self, embedder: Embedder | None = None) -> None:
+        """With an embedder (the search's own), sentences are chosen by meaning too."""
+        self._embed = VectorCache(embedder) if embedder else None
+
     async def get_response(
         self, system_instructions: str | None, input: ModelInput, *args: Any, **kwargs: Any
     ) -> ModelResponse:
-        item = _next_output(_as_items(input))
+        item = await self._next_output(_as_items(input))
         return ModelResponse(output=[item], usage=Usage(), response_id=None)
 
     async def stream_response(
         self, system_instructions: str | None, input: ModelInput, *args: Any, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        item = _next_output(_as_items(input))
+        item = await self._next_output(_as_items(input))
         for event in _stream_events(item):
             yield event
+
+    async def _next_output(self, items: list[JSON]) -> Any:
+        questions = [_text(i) for i in items if i.get("role") == "user"]
+        last_user = max((n for n, i in enumerate(items) if i.get("role") == "user"), default=-1)
+        results = [i for i in items[last_user + 1 :] if i.get("type") == "function_call_output"]
+        question = fold_follow_up(questions[-1] if questions else "", questions[:-1])
+        if not results:
+            call_id = f"call_{uuid.uuid4().hex[:16]}"
+            return function_call(SEARCH_TOOL, {"query": question}, call_id=call_id)
+        passages = "\n\n".join(str(r.get("output", "")) for r in results)
+        # Embedding is CPU work: off the event loop, as the search is.
+        answer = await asyncio.to_thread(compose_answer, question, passages, self._embed)
+        return assistant_message(answer, item_id=_id("msg"))
+
+
+class VectorCache:
+    """An embedder's vectors for the texts it saw last: chat turns quote the same
+    passages again and again."""
+
+    def __init__(self, embedder: Embedder, size: int = VECTORS_KEPT) -> None:
+        self._embedder = embedder
+        self._size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:  # the embedder runs one batch at a time anyway
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            if missing:
+                self._vectors.update(zip(missing, self._embedder.embed(missing), strict=True))
+            vectors = np.stack([self._vectors[t] for t in texts])
+            for text in texts:
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+        return vectors
 
 
 def _as_items(input: ModelInput) -> list[JSON]:
@@ -81,19 +113,6 @@ def _as_items(input: ModelInput) -> list[JSON]:
     return [i if isinstance(i, dict) else i.model_dump() for i in items]
 
 
-def _next_output(items: list[JSON]) -> Any:
-    questions = [_text(i) for i in items if i.get("role") == "user"]
-    last_user = max((n for n, i in enumerate(items) if i.get("role") == "user"), default=-1)
-    results = [i for i in items[last_user + 1 :] if i.get("type") == "function_call_output"]
-    if not results:
-        query = fold_follow_up(questions[-1] if questions else "", questions[:-1])
-        call_id = f"call_{uuid.uuid4().hex[:16]}"
-        return function_call(SEARCH_TOOL, {"query": query}, call_id=call_id)
-    passages_text = "\n\n".join(str(r.get("output", "")) for r in results)
-    question = fold_follow_up(questions[-1], questions[:-1])
-    return assistant_message(compose_answer(question, passages_text), item_id=_id("msg"))
-
-
 def fold_follow_up(question: str, earlier: list[str]) -> str:
     """A short or pronoun-led question is searched together with the previous one."""
     if not earlier:
@@ -101,70 +120,6 @@ def fold_follow_up(question: str, earlier: list[str]) -> str:
     if len(query_terms(question)) <= 2 or FOLLOW_UP.search(question):
         return f"{earlier[-1]} {question}"
     return question
-
-
-def compose_answer(question: str, passages_text: str) -> str:
-    terms = {_stem(t) for t in query_terms(question)}
-    wants_figures = bool(AMOUNT_QUESTION.search(question))
-    scored: list[tuple[float, int, int, str]] = []
-    for passage in parse_passages(passages_text):
-        sentences = list(_sentences(passage.text))
-        scored += _score_sentences(passage.number, sentences, terms, wants_figures)
-    best: list[tuple[float, int, int, str]] = []
-    seen: set[str] = set()
-    for candidate in sorted(scored, key=lambda s: -s[0]):
-        key = candidate[3].lower()
-        if key not in seen and len(best) < MAX_SENTENCES:
-            seen.add(key)
-            best.append(candidate)
-    if not best:
-        return NOTHING_FOUND
-    best.sort(key=lambda s: (s[1], s[2]))  # read in passage order
-    lines = [f"- {sentence} [{number}]" for _, number, _, sentence in best]
-    return "Here is what the knowledge base says:\n\n" + "\n".join(lines)
-
-
-def _score_sentences(
-    number: int, sentences: list[str], terms: set[str], wants_figures: bool
-) -> list[tuple[float, int, int, str]]:
-    """Sentences sharing words with the question; a matching question in the passage
-    (an FAQ entry) lends its score to the sentence that answers it; a question about an
-    amount prefers sentences that state one."""
-    scored = []
-    lent = 0.0
-    for position, sentence in enumerate(sentences):
-        overlap = len(terms & {_stem(t) for t in query_terms(sentence)}) / max(len(terms), 1)
-        if overlap and wants_figures and FIGURE.search(sentence):
-            overlap += FIGURE_BONUS
-        if sentence.endswith("?"):
-            lent = overlap
-            continue
-        bonus, lent = lent, 0.0
-        if overlap or bonus:
-            scored.append((overlap + bonus - 0.03 * number, number, position, sentence))
-    return scored
-
-
-def _sentences(text: str) -> Iterable[str]:
-    """Sentences of prose (hard-wrapped lines joined); rows of tables and lists as is."""
-    for block in re.split(r"\n\s*\n", text):
-        lines = [line.strip() for line in block.splitlines() if line.strip()]
-        units = (
-            lines
-            if any(ROW.search(line) for line in lines)
-            else SENTENCE_END.split(" ".join(lines))
-        )
-        for unit in units:
-            sentence = " ".join(unit.split()).lstrip("-*• ").strip()
-            if len(sentence) >= 12:
-                yield sentence
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 def _text(item: JSON) -> str:

@@ -11,6 +11,7 @@ HEADER = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 @dataclass(frozen=True)
 class Passage:
     number: int
+    where: str  # what describe() wrote: source, locator, heading path
     text: str
 
 
@@ -37,5 +38,5 @@ def parse_passages(text: str) -> list[Passage]:
     ends = [following.start() for following in headers[1:]] + [len(text)]
     for current, end in zip(headers, ends, strict=False):
         body = text[current.end() : end].strip()
-        passages.append(Passage(int(current.group(1)), body))
+        passages.append(Passage(int(current.group(1)), current.group(2), body))
     return passages

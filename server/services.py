@@ -68,12 +68,12 @@ async def open_chat(
 ) -> AsyncIterator[ChatServices]:
     """`model` and `embedder` default to what the settings name (tests pass their own)."""
     configure_tracing(settings)
+    embedder = embedder or create_embedder(settings)
     if model is None:
-        model, model_name = create_model(settings)
+        model, model_name = create_model(settings, embedder)
     else:
         model_name = getattr(model, "name", type(model).__name__)
     live = LiveIndex(settings.index_dir, KnowledgeIndex.open(settings))
-    embedder = embedder or create_embedder(settings)
     url = database_url or settings.database_url or default_database_url(settings.data_dir)
     store = await open_store(url)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,21 @@ def test_table_split_between_rows_with_header_repeated() -> None:
     assert max(tokens(doc, chunks)) <= 96
 
 
+def test_hand_aligned_table_repeats_its_header_too() -> None:
+    """A delimiter row padded with dashes to align the columns (as in data/docs) is
+    written compactly, so the header is small enough to repeat in every chunk."""
+    dashes = "|" + "|".join("-" * 40 for _ in range(4)) + "|"
+    header = "| Format | Extensions | Notes | Locator |"
+    rows = [f"| Format {i} | `.f{i}` | notes on format {i} | page {i} |" for i in range(40)]
+    text = "\n".join([header, dashes, *rows])
+    doc = ParsedDocument("Formats", [Section(text, ("Supported",), kind="table")])
+    chunks = chunk(doc, 96)
+    assert len(chunks) > 3
+    for c in chunks:
+        assert c.text.split("\n")[:2] == [header, "| --- | --- | --- | --- |"]
+    assert [line for c in chunks for line in c.text.split("\n")[2:]] == rows
+
+
 def test_table_without_header_splits_between_rows_only() -> None:
     rows = [f"Revenue segment {i} $ {i * 1234:,} $ {i * 999:,}" for i in range(100)]
     doc = ParsedDocument("", [Section("\n".join(rows), kind="table", locator=page_locator(2))])

@@ -9,8 +9,10 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from evaluation.beir import evaluate_beir
+from evaluation.facts import answer_all, load_fact_set, stated
 from evaluation.metrics import evidence_recall, figures, mrr_at, ndcg_at, percentile, recall_at
 from evaluation.sec import evaluate_sec
+from tests.serving import REPO, copy_index
 
 
 def test_ndcg_binary_and_graded():
@@ -116,3 +118,36 @@ def test_tuning_prefers_a_plateau_to_a_lone_peak():
     assert max(grid, key=lambda r: r[0])[1].alpha == 0.5
     best = smoothed(grid)[0][1]
     assert best.alpha >= 0.7 and best.document_weight >= 0.8
+
+
+SAMPLE_QUESTIONS = REPO / "evaluation" / "sample-docs"
+QUICK = (
+    "What file formats can kb ingest?",
+    "How do I use Ollama?",
+    "Which HTTP endpoints does the server offer?",
+    "What is the default of KB_MAX_REQUEST_KB?",
+    "Which Debian packages install Tesseract?",
+)
+
+
+def test_fact_set_is_about_the_sample_docs_and_split_for_tuning():
+    docs, questions = load_fact_set(SAMPLE_QUESTIONS)
+    assert docs == REPO / "data" / "docs" and len(questions) >= 40
+    assert {q.split for q in questions} == {"tune", "test"}
+    assert all(q.facts and all(q.facts) for q in questions)
+
+
+def test_facts_are_stated_as_whole_words_whatever_the_markup():
+    assert stated([".docx", "Word"], "| Word | `.docx` [2] |")
+    assert stated(["KB_OCR=off"], "Set **`KB_OCR=off`** [1]")
+    assert not stated(["off"], "kb is offline [1]")
+    assert not stated(["1"], "See the table [1]")  # a citation is no figure
+
+
+def test_offline_answers_state_the_facts_of_a_few_questions(settings, sample_index, embedder):
+    """A quick look at `kb eval evaluation/sample-docs` (make eval runs all questions)."""
+    copy_index(sample_index / "index", settings.index_dir)
+    _, questions = load_fact_set(SAMPLE_QUESTIONS)
+    result = answer_all(settings, embedder, [q for q in questions if q.text in QUICK])
+    assert result["model"] == "offline" and result["questions"] == len(QUICK)
+    assert result["fact_recall"] >= 0.8, result["misses"]
