@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         "history.",
     )
     search_top_k: int = Field(5, description="Passages `search_docs` returns by default.")
+    attachment_max_mb: float = Field(
+        20.0,
+        gt=0,
+        description="Largest file a chat message may attach, in MB (never above "
+        "`KB_MAX_FILE_MB`); checked before the upload starts.",
+    )
 
     @property
     def allowed_host_names(self) -> frozenset[str]:

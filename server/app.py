@@ -114,7 +114,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         _require_json(request)
         body = await _read_body(request, settings.max_request_kb * 1024)
         try:
-            result = await services.chat.process(body, context)
+            result = await services.chat.process(body, context, origin=str(request.base_url))
         except RequestRefused as error:
             raise HTTPError(error.status, error.message) from None
         except NotFoundError as error:
@@ -122,6 +122,23 @@ def _api(settings: Settings) -> list[APIRouter]:
         if isinstance(result, StreamingResult):
             return StreamingResponse(result, media_type="text/event-stream")
         return Response(content=result.json, media_type="application/json")
+
+    @router.post("/api/attachments/{attachment_id}/upload")
+    async def upload_attachment(attachment_id: str, request: Request) -> dict[str, Any]:
+        """Phase two of a ChatKit attachment: the file's bytes, as the request body."""
+        scratch = _services(request).chat.scratch
+        if scratch is None:
+            raise HTTPError(404, "this server takes no attachments")
+        _require_bytes(request)
+        try:
+            attachment = await scratch.files.upload(
+                attachment_id, _body(request), _context(request)
+            )
+        except NotFoundError as error:
+            raise HTTPError(404, str(error)) from None
+        except RequestRefused as error:
+            raise HTTPError(error.status, error.message) from None
+        return attachment.model_dump(mode="json", exclude_none=True, exclude={"metadata"})
 
     @router.get("/api/status")
     async def status(request: Request) -> dict[str, Any]:
@@ -227,6 +244,20 @@ def _require_json(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type in FORM_TYPES:
         raise HTTPError(415, "ChatKit requests are JSON: send Content-Type: application/json")
+
+
+def _require_bytes(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in FORM_TYPES:
+        raise HTTPError(415, "send the file itself as the body, not a form")
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for part in request.stream():
+            yield part
+    except ClientDisconnect:
+        raise HTTPError(400, "the client disconnected before sending the whole file") from None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

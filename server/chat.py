@@ -18,23 +18,28 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     Annotation,
     AssistantMessageItem,
+    Attachment,
+    AttachmentsCreateReq,
     EntitySource,
     ThreadItem,
     ThreadItemDoneEvent,
     ThreadMetadata,
+    ThreadsDeleteReq,
     ThreadStreamEvent,
     UserMessageItem,
 )
 from chatkit.types import (
     FeedbackKind as ChatKitFeedbackKind,
 )
+from openai.types.responses import ResponseInputTextParam
 
 from kb.search import DocumentSearch
 from kb.types import Hit
 from server.agent import KBAgentContext
 from server.context import RequestContext
 from server.passages import describe
-from server.preflight import REQUEST, clean_title, parse_request, preflight
+from server.preflight import REQUEST, RequestRefused, clean_title, parse_request, preflight
+from server.scratch import ThreadScratch
 from server.store import FeedbackKind, SQLStore
 from server.toollog import ToolCallLog
 
@@ -57,9 +62,11 @@ class KBChatServer(ChatKitServer[RequestContext]):
         history_messages: int = 10,
         default_top_k: int = 5,
         feedback_path: Path | None = None,
+        scratch: ThreadScratch | None = None,
     ) -> None:
-        super().__init__(store)
+        super().__init__(store, scratch.files if scratch else None)
         self.sql_store = store  # the same store, with our additions (feedback, tool calls)
+        self.scratch = scratch
         self.agent = agent
         self.searcher = searcher
         self.tool_log = tool_log
@@ -68,11 +75,28 @@ class KBChatServer(ChatKitServer[RequestContext]):
         self.feedback_path = feedback_path
 
     async def process(
-        self, request: str | bytes | bytearray, context: RequestContext
+        self,
+        request: str | bytes | bytearray,
+        context: RequestContext,
+        origin: str = "http://127.0.0.1",
     ) -> StreamingResult | NonStreamingResult:
-        """Raises RequestRefused, before any answer starts, for what cannot be served."""
+        """Raises RequestRefused, before any answer starts, for what cannot be served.
+        `origin`: where the caller reached this server (attachments' upload URLs)."""
         checked = await preflight(self.store, parse_request(request), context)
-        return await super().process(REQUEST.dump_json(checked), context)
+        if isinstance(checked, AttachmentsCreateReq):
+            return NonStreamingResult(await self._create_attachment(checked, context, origin))
+        result = await super().process(REQUEST.dump_json(checked), context)
+        if isinstance(checked, ThreadsDeleteReq) and self.scratch:
+            await self.scratch.forget(checked.params.thread_id, context)
+        return result
+
+    async def _create_attachment(
+        self, request: AttachmentsCreateReq, context: RequestContext, origin: str
+    ) -> bytes:
+        if self.scratch is None:
+            raise RequestRefused(400, "attachments.create is not supported without a server")
+        attachment = await self.scratch.files.create(request.params, context, origin)
+        return self._serialize(attachment)
 
     async def respond(
         self,
@@ -82,6 +106,11 @@ class KBChatServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         if input_user_message and not thread.title:
             thread.title = _title(input_user_message)
+        if input_user_message and input_user_message.attachments and self.scratch:
+            async for event in self.scratch.receive(
+                thread, input_user_message.attachments, context
+            ):
+                yield event
         agent_context = KBAgentContext(
             thread=thread,
             store=self.store,
@@ -89,6 +118,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
             searcher=self.searcher,
             tool_log=self.tool_log,
             default_top_k=self.default_top_k,
+            scratch=self.scratch.collection(context, thread.id) if self.scratch else None,
         )
         history = await self._history(thread, context)
         result = Runner.run_streamed(
@@ -159,6 +189,10 @@ class HistoryConverter(ThreadItemConverter):
     ) -> TResponseInputItem | None:
         text = "".join(part.text for part in item.content)
         return {"type": "message", "role": "assistant", "content": text}
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputTextParam:
+        # The file is in the index, not in the prompt: the model finds it with search_docs.
+        return {"type": "input_text", "text": f"(attached file: {attachment.name})"}
 
 
 def _append_line(path: Path, line: str) -> None:

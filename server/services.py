@@ -18,10 +18,12 @@ from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from kb.writer import advertise, writer_lock
 from server.agent import build_agent
+from server.attachments import AttachmentFiles
 from server.chat import KBChatServer
 from server.jobs import IngestRequest, JobRunner, Work
 from server.live import LiveIndex, LiveSearcher
 from server.models import configure_tracing, create_model
+from server.scratch import ThreadScratch, remove_if_emptied
 from server.store import SQLStore, default_database_url, open_store
 from server.toollog import ToolCallLog
 
@@ -57,6 +59,11 @@ async def open_chat(
     searcher = LiveSearcher(live, embedder)
     # Load the model and the vector index now, not during the first question.
     await asyncio.to_thread(searcher.search, "warm up", 1)
+    files = AttachmentFiles(
+        settings.data_dir / "attachments",
+        store,
+        int(min(settings.attachment_max_mb, settings.max_file_mb) * 2**20),
+    )
     chat = KBChatServer(
         store,
         build_agent(model),
@@ -65,6 +72,7 @@ async def open_chat(
         history_messages=settings.history_turns,
         default_top_k=settings.search_top_k,
         feedback_path=settings.logs_dir / "feedback.jsonl",
+        scratch=ThreadScratch(files),
     )
     try:
         yield ChatServices(live, searcher, store, chat, str(model_name))
@@ -87,6 +95,8 @@ async def open_server(
         remove_inactive(settings.index_dir)  # what a killed rebuild left
         async with open_chat(settings, model, embedder=embedder) as services:
             runner = JobRunner(_ingest_work(settings, services.live, services.searcher.embedder))
+            if services.chat.scratch:
+                services.chat.scratch.runner = runner
             try:
                 with advertise(settings.data_dir, url) if url else nullcontext():
                     yield services, runner
@@ -98,6 +108,8 @@ def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Wor
     def work(request: IngestRequest, progress: IngestProgress) -> IngestReport:
         options = IngestOptions(request.delete, request.rebuild, request.dry_run)
         root = ingest_folder(Path(request.root))
-        return ingest_into(live, settings, root, options, progress, embedder)
+        report = ingest_into(live, settings, root, options, progress, embedder)
+        remove_if_emptied(request)
+        return report
 
     return work
