@@ -49,7 +49,7 @@ def safe_name(name: str) -> str:
     kept = "".join(
         " " if c.isspace() else c
         for c in base
-        if c.isspace() or c.isprintable() and c not in FORBIDDEN
+        if c.isspace() or (c.isprintable() and c not in FORBIDDEN)
     )
     cleaned = " ".join(kept.split()).lstrip(". ").rstrip(". ")
     stem, dot, suffix = cleaned.rpartition(".")

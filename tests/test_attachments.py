@@ -139,11 +139,8 @@ def test_attached_file_answers_in_its_thread_and_goes_with_it(client, data_dir):
     assert "VIOLET-4471" in answer.text and "heron.md" in answer.cited_sources
     [message] = done(events, "user_message")
     assert [a["name"] for a in message["attachments"]] == ["heron.md"]
-    refused(
-        client.request("threads.create", input={**user_input("again"), "attachments": [attachment["id"]]}),
-        409,
-        "sent already",
-    )
+    again = {**user_input("again"), "attachments": [attachment["id"]]}
+    refused(client.request("threads.create", input=again), 409, "sent already")
 
     elsewhere = client.ask("What is the Heron launch code?")  # another thread: not its file
     assert "heron.md" not in final_answer(elsewhere).cited_sources
