@@ -7,8 +7,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from agents.testing import ScriptedModel, assistant_message, function_call
 
+from server.app import create_app
 from server.client import ChatClient, final_answer, thread_id_of, user_input
+from server.passages import parse_passages
+from tests.serving import LiveServer, copy_index
 from tests.test_protocol_errors import refused
 
 FACT = (
@@ -179,3 +183,27 @@ def wait_until(condition: Any, seconds: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.1)
+
+
+def test_the_agent_sees_the_attachment_and_its_passages_come_first(
+    settings, sample_index, embedder
+):
+    model = ScriptedModel(
+        [
+            [function_call("search_docs", {"query": "launch code", "top_k": 2}, call_id="c1")],
+            [assistant_message("The launch code is VIOLET-4471 [1].")],
+        ]
+    )
+    copy_index(sample_index / "index", settings.index_dir)
+    with LiveServer(create_app(settings, model=model, embedder=embedder)) as server:
+        client = ChatClient(server.url)
+        heron = attach(client, "heron.md", FACT.encode())
+        events = ask_with(client, "What is the launch code?", [heron["id"]])
+        client.http.close()
+    question = [item for item in model.calls[0].input if item.get("role") == "user"][-1]
+    assert "(attached file: heron.md)" in str(question["content"])
+    output = next(i for i in model.calls[1].input if i.get("type") == "function_call_output")
+    passages = parse_passages(output["output"])
+    assert [p.number for p in passages][:1] == [1] and len(passages) <= 4  # top_k each side
+    assert output["output"].startswith("[1] heron.md")
+    assert final_answer(events).cited_sources == ["heron.md"]
