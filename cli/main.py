@@ -65,9 +65,17 @@ def cli() -> None:
 @click.option("--rebuild", is_flag=True, help="Start from an empty index (re-embeds from cache).")
 @click.option("--no-delete", is_flag=True, help="Keep documents whose files disappeared.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option(
+    "--collection",
+    default="default",
+    show_default=True,
+    help="Put the folder's documents in this collection (re-ingesting moves them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @fails_cleanly
-def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_json: bool) -> None:
+def ingest(
+    directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, collection: str, as_json: bool
+) -> None:
     """Index (or re-sync) the documents in DIRECTORY.
 
     Reads Markdown, text, reStructuredText, HTML, PDF (scans through OCR), Word,
@@ -78,11 +86,17 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
 
     \b
     Example:
-        kb ingest ~/notes --json
+        kb ingest ~/hr-policies --collection hr
     """
     from cli.progress import IngestProgressBar
+    from kb.collections import check_collection
 
-    options = {"delete": not no_delete, "rebuild": rebuild, "dry_run": dry_run}
+    options = {
+        "delete": not no_delete,
+        "rebuild": rebuild,
+        "dry_run": dry_run,
+        "collection": check_collection(collection),
+    }
     with IngestProgressBar(err, enabled=err.is_terminal and not as_json) as progress:
         report = _run_ingest(Settings(), directory, options, progress)
     if as_json:
@@ -93,7 +107,7 @@ def ingest(directory: Path, rebuild: bool, no_delete: bool, dry_run: bool, as_js
 
 
 def _run_ingest(
-    settings: Settings, directory: Path, options: dict[str, bool], progress: "IngestProgress"
+    settings: Settings, directory: Path, options: dict[str, Any], progress: "IngestProgress"
 ) -> "IngestReport":
     """In the `kb serve` that owns the data dir, if one runs; else here."""
     from cli.remote import ingest_in_server, server_for
@@ -103,14 +117,7 @@ def _run_ingest(
         return ingest_in_server(server, settings, directory, options, progress, _notice)
     from ingest.pipeline import ingest
 
-    return ingest(
-        settings,
-        directory,
-        delete=options["delete"],
-        rebuild=options["rebuild"],
-        dry_run=options["dry_run"],
-        progress=progress,
-    )
+    return ingest(settings, directory, **options, progress=progress)
 
 
 def _notice(line: str) -> None:
@@ -207,6 +214,30 @@ def status(as_json: bool) -> None:
     for key, value in info.items():
         table.add_row(key.replace("_", " "), literal(value))
     out.print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@fails_cleanly
+def collections(as_json: bool) -> None:
+    """List the collections with their documents and chunks."""
+    from cli.remote import server_for
+
+    settings = Settings()
+    server = server_for(settings)
+    if server is not None:
+        found = server.collections()
+    else:
+        from cli.service import list_collections
+
+        found = [dataclasses.asdict(row) for row in list_collections(settings)]
+    if as_json:
+        print_json(found)
+        return
+    table = Table("collection", "documents", "chunks")
+    for row in found:
+        table.add_row(literal(row["name"]), str(row["documents"]), str(row["chunks"]))
+    out.print(table if found else "No collections: run `kb ingest DIR --collection NAME`.")
 
 
 @cli.command()

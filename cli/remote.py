@@ -48,6 +48,12 @@ class ServerClient:
         found = json.loads(self._request("POST", "/api/search", body).read())
         return [Hit.from_fields(hit) for hit in found]
 
+    def collections(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = json.loads(self._request("GET", "/api/collections").read())[
+            "data"
+        ]
+        return found
+
     def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         job: dict[str, Any] = json.loads(self._request("POST", "/api/jobs", request).read())
         return job
@@ -99,7 +105,7 @@ def ingest_in_server(
     server: ServerClient,
     settings: Settings,
     root: Path,
-    options: dict[str, bool],
+    options: dict[str, Any],
     progress: "IngestProgress",
     notice: Callable[[str], None],
 ) -> "IngestReport":

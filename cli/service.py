@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from kb.catalog import Catalog
+from kb.catalog import Catalog, CollectionCount
 from kb.embedder import create_embedder
 from kb.generations import active_dir
 from kb.index import KnowledgeIndex
@@ -22,12 +22,24 @@ def open_searcher(settings: Settings) -> Iterator[Searcher]:
         index.close()
 
 
-def index_status(settings: Settings) -> IndexStatus:
+@contextmanager
+def _catalog(settings: Settings) -> Iterator[Catalog]:
+    """The catalog alone (no vectors, no model): what the index holds."""
     catalog = Catalog(active_dir(settings.index_dir) / "catalog.sqlite")
     try:
-        return replace(IndexStatus.of(settings, catalog), ocr=ocr_status(settings))
+        yield catalog
     finally:
         catalog.close()
+
+
+def index_status(settings: Settings) -> IndexStatus:
+    with _catalog(settings) as catalog:
+        return replace(IndexStatus.of(settings, catalog), ocr=ocr_status(settings))
+
+
+def list_collections(settings: Settings) -> list[CollectionCount]:
+    with _catalog(settings) as catalog:
+        return catalog.collections()
 
 
 def ocr_status(settings: Settings) -> str:

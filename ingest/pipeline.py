@@ -30,6 +30,7 @@ from ingest.progress import IngestProgress
 from ingest.report import IngestReport
 from ingest.scan import Failure, FoundFile, Skip, display_path, is_utf8, scan
 from kb.catalog import DocumentRecord
+from kb.collections import DEFAULT_COLLECTION, check_collection
 from kb.embedder import CachedEmbedder, Embedder, create_embedder
 from kb.errors import KBError
 from kb.generations import activate, new_generation, remove_inactive, remove_path
@@ -54,6 +55,10 @@ class IngestOptions:
     delete: bool = True  # remove documents whose files vanished
     rebuild: bool = False  # into a new, empty index that replaces the current one
     dry_run: bool = False
+    collection: str = DEFAULT_COLLECTION  # the folder's documents all move there
+
+    def __post_init__(self) -> None:
+        check_collection(self.collection)
 
 
 @dataclass(frozen=True)
@@ -73,16 +78,17 @@ def ingest(
     delete: bool = True,
     rebuild: bool = False,
     dry_run: bool = False,
+    collection: str = DEFAULT_COLLECTION,
     progress: IngestProgress | None = None,
     embedder: Embedder | None = None,
 ) -> IngestReport:
     """Ingest in this process; fails at once while `kb serve` or another ingest writes."""
+    options = IngestOptions(delete, rebuild, dry_run, collection)
     folder = ingest_folder(root)
     with writer_lock(settings.data_dir, "kb ingest"):
         remove_inactive(settings.index_dir)  # what a killed rebuild left
         slot = _LocalSlot(settings)
         try:
-            options = IngestOptions(delete, rebuild, dry_run)
             return ingest_into(slot, settings, folder, options, progress, embedder)
         finally:
             slot.close()
@@ -201,9 +207,10 @@ def _sync(
         _plan_only(jobs, report)
     else:
         index.recover()
+        index.catalog.move_root(str(root), options.collection)
         cached = CachedEmbedder(embedder or create_embedder(settings), settings.embedding_cache)
         try:
-            _index_files(index, cached, root, jobs, report, settings, progress)
+            _index_files(index, cached, root, jobs, report, settings, progress, options.collection)
         finally:
             cached.close()
         for record in vanished:
@@ -230,6 +237,7 @@ def _index_files(
     report: IngestReport,
     settings: Settings,
     progress: IngestProgress | None,
+    collection: str,
 ) -> None:
     if progress:
         progress.start(len(jobs))
@@ -242,14 +250,14 @@ def _index_files(
             report.skips.append(Skip(path, prepared.skip))
         elif prepared.error:
             report.failures.append(Failure(path, prepared.error))
-            index.record_failure(_record(root, job, prepared))
+            index.record_failure(_record(root, job, prepared, collection))
         elif prepared.unchanged:
             report.unchanged.append(path)
-            index.update_stat(_record(root, job, prepared))
+            index.update_stat(_record(root, job, prepared, collection))
         else:
             changed = job.record and job.record.content_hash
             (report.updated if changed else report.added).append(path)
-            writer.add(_record(root, job, prepared), prepared)
+            writer.add(_record(root, job, prepared, collection), prepared)
             continue
         if progress:
             progress.advance(1, 0)
@@ -289,7 +297,7 @@ def _bounded_map(executor: Executor, calls: list[tuple[Any, ...]]) -> Iterator[P
         yield pending.popleft().result()
 
 
-def _record(root: Path, job: _Job, prepared: Prepared) -> DocumentRecord:
+def _record(root: Path, job: _Job, prepared: Prepared, collection: str) -> DocumentRecord:
     return DocumentRecord(
         doc_id=document_id(root, job.file.path),
         root=str(root),
@@ -300,4 +308,5 @@ def _record(root: Path, job: _Job, prepared: Prepared) -> DocumentRecord:
         title=prepared.title or (job.record.title if job.record else None),
         error=prepared.error,
         indexed_at=time.time(),
+        collection=collection,
     )

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from kb.collections import DEFAULT_COLLECTION, is_scratch
 from kb.lexical import query_terms
 from kb.schema import MIGRATIONS
 from kb.types import LOCATOR_KINDS, Locator
@@ -34,6 +35,7 @@ class DocumentRecord:
     title: str | None
     error: str | None
     indexed_at: float | None
+    collection: str = DEFAULT_COLLECTION
 
 
 DOCUMENT_COLUMNS = tuple(field.name for field in fields(DocumentRecord))
@@ -50,6 +52,13 @@ class ChunkRow:
     text: str
     source: str
     root: str
+
+
+@dataclass(frozen=True)
+class CollectionCount:
+    name: str
+    documents: int  # indexed (failed ones without a previous version do not count)
+    chunks: int
 
 
 @dataclass(frozen=True)
@@ -140,11 +149,27 @@ class Catalog:
 
     # -- documents ----------------------------------------------------------------------
 
-    def documents(self, root: str | None = None) -> list[DocumentRecord]:
-        where = " WHERE root = ?" if root else ""
-        select = f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM documents{where}"
-        rows = self._named(select, (root,) if root else ())
-        return [DocumentRecord(**dict(row)) for row in rows]
+    def documents(
+        self, root: str | None = None, collections: Iterable[str] | None = None
+    ) -> list[DocumentRecord]:
+        """Every document, or those of one ingested root and/or some collections."""
+        where, params = _document_filter(root, collections)
+        select = f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM documents d WHERE {where}"
+        return [DocumentRecord(**dict(row)) for row in self._named(select, params)]
+
+    def move_root(self, root: str, collection: str) -> None:
+        """Put every document of an ingested root in `collection`."""
+        with self.transaction() as db:
+            db.execute("UPDATE documents SET collection = ? WHERE root = ?", (collection, root))
+
+    def collections(self) -> list[CollectionCount]:
+        """The listed collections (not the per-thread scratch ones) with their counts."""
+        rows = self.db.execute(
+            "SELECT d.collection, COUNT(DISTINCT CASE WHEN d.content_hash IS NOT NULL"
+            " THEN d.doc_id END), COUNT(c.id) FROM documents d"
+            " LEFT JOIN chunks c ON c.doc_id = d.doc_id GROUP BY d.collection ORDER BY 1"
+        )
+        return [CollectionCount(*row) for row in rows if not is_scratch(row[0])]
 
     def document(self, doc_id: str) -> DocumentRecord | None:
         select = f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM documents WHERE doc_id = ?"
@@ -307,18 +332,36 @@ class Catalog:
             params.append(limit)
         return [(row[0], row[1]) for row in self.db.execute(sql, params)]
 
-    def counts(self, root: str | None = None) -> tuple[int, int]:
-        """(documents indexed, chunks), optionally for one ingested root."""
-        where = "(:root IS NULL OR d.root = :root)"
+    def counts(
+        self, root: str | None = None, collections: Iterable[str] | None = None
+    ) -> tuple[int, int]:
+        """(documents indexed, chunks), optionally of one ingested root and/or some
+        collections."""
+        where, params = _document_filter(root, collections)
         docs = self.db.execute(
             f"SELECT COUNT(*) FROM documents d WHERE {where} AND d.content_hash IS NOT NULL",
-            {"root": root},
+            params,
         ).fetchone()[0]
         chunks = self.db.execute(
             f"SELECT COUNT(*) FROM chunks c JOIN documents d USING (doc_id) WHERE {where}",
-            {"root": root},
+            params,
         ).fetchone()[0]
         return docs, chunks
+
+
+def _document_filter(
+    root: str | None, collections: Iterable[str] | None
+) -> tuple[str, list[object]]:
+    """A WHERE clause over `documents d` and its parameters (collections as one JSON
+    parameter: any number of them)."""
+    clauses, params = ["1"], list[object]()
+    if root is not None:
+        clauses.append("d.root = ?")
+        params.append(root)
+    if collections is not None:
+        clauses.append("d.collection IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(collections)))
+    return " AND ".join(clauses), params
 
 
 def _chunk_row(row: sqlite3.Row) -> ChunkRow:

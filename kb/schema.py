@@ -82,4 +82,13 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "ALTER TABLE chunks DROP COLUMN page",
         ),
     ),
+    (
+        # Every document belongs to a collection (the unit of permissions, kb grant); a
+        # folder's documents take the collection they were last ingested with.
+        "006_collections",
+        (
+            "ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT 'default'",
+            "CREATE INDEX documents_collection ON documents (collection)",
+        ),
+    ),
 ]

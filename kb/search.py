@@ -66,6 +66,7 @@ class DocumentSearch(Protocol):
         k: int = 5,
         mode: SearchMode = SearchMode.HYBRID,
         source: str | None = None,
+        collections: frozenset[str] | None = None,
     ) -> list[Hit]: ...
 
 
@@ -83,21 +84,28 @@ class Searcher:
         k: int = 5,
         mode: SearchMode = SearchMode.HYBRID,
         source: str | None = None,
+        collections: frozenset[str] | None = None,
     ) -> list[Hit]:
+        """`collections`: only documents of these (None: every collection)."""
         with self.index.catalog.snapshot():
-            ranked = self.rank(query, k, mode, source)
+            ranked = self.rank(query, k, mode, source, collections)
             rows = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
         return [_hit(rows[cid], score) for cid, score in ranked if cid in rows]
 
     def rank(
-        self, query: str, k: int, mode: SearchMode, source: str | None = None
+        self,
+        query: str,
+        k: int,
+        mode: SearchMode,
+        source: str | None = None,
+        collections: frozenset[str] | None = None,
     ) -> list[tuple[str, float]]:
         """The best `k` (chunk id, score) pairs that are live in the catalog."""
         mode = SearchMode(mode)  # an unknown mode is an error, never silently hybrid
         query = _encodable(query)
         if not query.strip() or k <= 0:
             return []
-        doc_ids = self._doc_ids(source) if source else None
+        doc_ids = self._doc_ids(source, collections)
         if mode is SearchMode.LEXICAL:
             return self.index.catalog.lexical_search(query, k, doc_ids)
         if mode is SearchMode.DENSE:
@@ -136,11 +144,16 @@ class Searcher:
         live = [(cid, score) for cid, score in found if cid in owners][:k]
         return live, {cid: owners[cid][0] for cid, _ in live}
 
-    def _doc_ids(self, pattern: str) -> list[str]:
+    def _doc_ids(self, pattern: str | None, collections: frozenset[str] | None) -> list[str] | None:
+        """The documents a search is restricted to (both retrievers filter inside, so `k`
+        is still filled); None: no restriction."""
+        if not pattern and collections is None:
+            return None
         return [
             doc.doc_id
-            for doc in self.index.catalog.documents()
-            if fnmatch.fnmatch(doc.path, pattern)
+            for doc in self.index.catalog.documents(collections=collections)
+            if not pattern
+            or fnmatch.fnmatch(doc.path, pattern)
             or fnmatch.fnmatch(doc.path.rsplit("/", 1)[-1], pattern)
         ]
 

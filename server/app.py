@@ -28,15 +28,14 @@ from kb.embedder import Embedder
 from kb.settings import Settings
 from kb.status import IndexStatus
 from kb.types import page_of
-from server.context import RequestContext
 from server.errors import HTTPError
 from server.guard import FILE_POLICY, Guard
+from server.identity import Caller
 from server.index_api import add_index_routes
 from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
 STATIC = Path(__file__).parent / "static"
-MAX_USER_ID = 128
 # Requests a page on another site can send without a CORS preflight; ChatKit speaks JSON.
 FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 # Served inline; any other type (Word, PowerPoint, Excel, e-books, mail) is a download.
@@ -108,9 +107,8 @@ def _api(settings: Settings) -> list[APIRouter]:
     links = APIRouter(dependencies=[Depends(authorize_link)])
 
     @router.post("/chatkit")
-    async def chatkit(request: Request) -> Response:
+    async def chatkit(request: Request, context: Caller) -> Response:
         services = _services(request)
-        context = _context(request)
         _require_json(request)
         body = await _read_body(request, settings.max_request_kb * 1024)
         try:
@@ -169,21 +167,23 @@ def _api(settings: Settings) -> list[APIRouter]:
         }
 
     @router.get("/api/threads/{thread_id}/tool-calls")
-    async def thread_tool_calls(thread_id: str, request: Request) -> dict[str, Any]:
+    async def thread_tool_calls(
+        thread_id: str, request: Request, context: Caller
+    ) -> dict[str, Any]:
         """The records of the searches made in one of the caller's threads."""
         store = _services(request).store
         try:
-            records = await store.load_tool_calls(thread_id, _context(request))
+            records = await store.load_tool_calls(thread_id, context)
         except NotFoundError as error:
             raise HTTPError(404, str(error)) from None
         return {"data": [record.model_dump() for record in records]}
 
     @router.get("/api/threads/{thread_id}/feedback")
-    async def thread_feedback(thread_id: str, request: Request) -> dict[str, Any]:
+    async def thread_feedback(thread_id: str, request: Request, context: Caller) -> dict[str, Any]:
         """Item id -> the feedback the caller gave on it, in one of their threads."""
         store = _services(request).store
         try:
-            return {"data": await store.load_feedback(thread_id, _context(request))}
+            return {"data": await store.load_feedback(thread_id, context)}
         except NotFoundError as error:
             raise HTTPError(404, str(error)) from None
 
@@ -222,13 +222,6 @@ def _api(settings: Settings) -> list[APIRouter]:
 def _services(request: Request) -> ChatServices:
     services: ChatServices = request.app.state.services
     return services
-
-
-def _context(request: Request) -> RequestContext:
-    user = request.headers.get("x-kb-user", "local").strip()
-    if not user or len(user) > MAX_USER_ID or not user.isprintable():
-        raise HTTPError(400, f"X-KB-User must be 1-{MAX_USER_ID} printable characters")
-    return RequestContext(user_id=user)
 
 
 def _same_secret(given: str, expected: str) -> bool:

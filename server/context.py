@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RequestContext:
-    """Who is asking; the server builds it from the `X-KB-User` header."""
+    """Who is asking, as server/app.py's `_context` resolved it."""
 
     user_id: str = "local"
+    groups: frozenset[str] = frozenset()
+    is_admin: bool = False

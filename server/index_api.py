@@ -12,14 +12,17 @@ import ipaddress
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from kb.collections import NAME_PATTERN
 from kb.types import SearchMode
+from server.access import within
 from server.errors import HTTPError
+from server.identity import Caller
 from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
 from server.services import ChatServices
 
@@ -34,14 +37,36 @@ class SearchRequest(BaseModel):
     k: int = Field(5, ge=1, le=1000)
     mode: SearchMode = SearchMode.HYBRID
     source: str | None = Field(None, max_length=1000)
+    # only these collections (None: every one the caller may read)
+    collections: list[Annotated[str, Field(pattern=f"^{NAME_PATTERN}$")]] | None = None
 
 
 def add_index_routes(router: APIRouter) -> None:
     @router.post("/api/search")
-    async def search(body: SearchRequest, request: Request) -> list[dict[str, Any]]:
-        searcher = _services(request).searcher
-        hits = await asyncio.to_thread(searcher.search, body.query, body.k, body.mode, body.source)
+    async def search(
+        body: SearchRequest, request: Request, context: Caller
+    ) -> list[dict[str, Any]]:
+        services = _services(request)
+        readable = await services.access.readable(context)
+        requested = None if body.collections is None else frozenset(body.collections)
+        hits = await asyncio.to_thread(
+            services.searcher.search,
+            body.query,
+            body.k,
+            body.mode,
+            body.source,
+            within(requested, readable),
+        )
         return [dataclasses.asdict(hit) for hit in hits]
+
+    @router.get("/api/collections")
+    async def collections(request: Request, context: Caller) -> dict[str, Any]:
+        """The collections the caller may read, with their documents and chunks."""
+        services = _services(request)
+        readable = await services.access.readable(context)
+        found = await asyncio.to_thread(services.live.read, lambda i: i.catalog.collections())
+        shown = [c for c in found if readable is None or c.name in readable]
+        return {"data": [dataclasses.asdict(collection) for collection in shown]}
 
     @router.post("/api/jobs", status_code=202)
     async def submit(body: IngestRequest, request: Request) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.progress import IngestProgress, ProgressCounter, ProgressSnapshot
 from ingest.report import IngestReport
+from kb.collections import DEFAULT_COLLECTION, NAME_PATTERN
 from kb.errors import KBError
 
 logger = logging.getLogger("kb.jobs")
@@ -38,6 +39,7 @@ class IngestRequest(BaseModel):
     delete: bool = True
     rebuild: bool = False
     dry_run: bool = False
+    collection: str = Field(DEFAULT_COLLECTION, pattern=f"^{NAME_PATTERN}$")
 
 
 Work = Callable[[IngestRequest, IngestProgress], IngestReport]

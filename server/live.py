@@ -75,6 +75,7 @@ class LiveSearcher:
         k: int = 5,
         mode: SearchMode = SearchMode.HYBRID,
         source: str | None = None,
+        collections: frozenset[str] | None = None,
     ) -> list[Hit]:
         with self.live.reading() as index:
-            return Searcher(index, self.embedder).search(query, k, mode, source)
+            return Searcher(index, self.embedder).search(query, k, mode, source, collections)

@@ -17,6 +17,7 @@ from kb.generations import remove_inactive
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
 from kb.writer import advertise, writer_lock
+from server.access import Access
 from server.agent import build_agent
 from server.attachments import AttachmentFiles
 from server.chat import KBChatServer
@@ -35,6 +36,7 @@ class ChatServices:
     store: SQLStore
     chat: KBChatServer
     model_name: str
+    access: Access
 
 
 @asynccontextmanager
@@ -75,7 +77,7 @@ async def open_chat(
         scratch=ThreadScratch(files),
     )
     try:
-        yield ChatServices(live, searcher, store, chat, str(model_name))
+        yield ChatServices(live, searcher, store, chat, str(model_name), Access())
     finally:
         await store.close()
         live.close()
@@ -106,7 +108,9 @@ async def open_server(
 
 def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Work:
     def work(request: IngestRequest, progress: IngestProgress) -> IngestReport:
-        options = IngestOptions(request.delete, request.rebuild, request.dry_run)
+        options = IngestOptions(
+            request.delete, request.rebuild, request.dry_run, request.collection
+        )
         root = ingest_folder(Path(request.root))
         report = ingest_into(live, settings, root, options, progress, embedder)
         remove_if_emptied(request)
