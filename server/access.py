@@ -6,7 +6,10 @@ everyone.
 
 from enum import StrEnum
 
+from kb.collections import is_scratch
 from server.context import RequestContext
+from server.errors import HTTPError
+from server.scratch import owns
 
 
 class Action(StrEnum):
@@ -18,6 +21,8 @@ class Action(StrEnum):
 class Access:
     async def require(self, context: RequestContext, action: Action, collection: str) -> None:
         """Raises HTTPError(403) when `context` may not do `action` on `collection`."""
+        if is_scratch(collection) and not owns(context, collection):
+            raise HTTPError(403, "that file was attached in another user's conversation")
 
     async def readable(self, context: RequestContext) -> frozenset[str] | None:
         """The collections this user may read; None: all of them."""

@@ -28,6 +28,8 @@ from kb.embedder import Embedder
 from kb.settings import Settings
 from kb.status import IndexStatus
 from kb.types import page_of
+from server.access import Action
+from server.context import RequestContext
 from server.errors import HTTPError
 from server.guard import FILE_POLICY, Guard
 from server.identity import Caller
@@ -122,16 +124,16 @@ def _api(settings: Settings) -> list[APIRouter]:
         return Response(content=result.json, media_type="application/json")
 
     @router.post("/api/attachments/{attachment_id}/upload")
-    async def upload_attachment(attachment_id: str, request: Request) -> dict[str, Any]:
+    async def upload_attachment(
+        attachment_id: str, request: Request, context: Caller
+    ) -> dict[str, Any]:
         """Phase two of a ChatKit attachment: the file's bytes, as the request body."""
         scratch = _services(request).chat.scratch
         if scratch is None:
             raise HTTPError(404, "this server takes no attachments")
         _require_bytes(request)
         try:
-            attachment = await scratch.files.upload(
-                attachment_id, _body(request), _context(request)
-            )
+            attachment = await scratch.files.upload(attachment_id, _body(request), context)
         except NotFoundError as error:
             raise HTTPError(404, str(error)) from None
         except RequestRefused as error:
@@ -147,7 +149,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         return {**dataclasses.asdict(found), "chat_model": services.model_name}
 
     @router.get("/api/chunks/{chunk_id}")
-    async def chunk(chunk_id: str, request: Request) -> dict[str, Any]:
+    async def chunk(chunk_id: str, request: Request, context: Caller) -> dict[str, Any]:
         live = _services(request).live
         rows = await asyncio.to_thread(
             live.read, lambda index: index.catalog.get_chunks([chunk_id])
@@ -155,6 +157,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         row = rows.get(chunk_id)
         if row is None:
             raise HTTPError(404, f"no passage {chunk_id} in the index")
+        await _may_read(request, context, row.doc_id)
         return {
             "chunk_id": row.chunk_id,
             "doc_id": row.doc_id,
@@ -188,11 +191,12 @@ def _api(settings: Settings) -> list[APIRouter]:
             raise HTTPError(404, str(error)) from None
 
     @links.get("/api/documents/{doc_id}/file")
-    async def document_file(doc_id: str, request: Request) -> Response:
+    async def document_file(doc_id: str, request: Request, context: Caller) -> Response:
         live = _services(request).live
         record = await asyncio.to_thread(live.read, lambda index: index.catalog.document(doc_id))
         if record is None or record.content_hash is None:
             raise HTTPError(404, f"no indexed document {doc_id}")
+        await _services(request).access.require(context, Action.READ, record.collection)
         root = Path(record.root).resolve()
         path = (root / record.path).resolve()
         if not path.is_relative_to(root) or not await asyncio.to_thread(path.is_file):
@@ -222,6 +226,16 @@ def _api(settings: Settings) -> list[APIRouter]:
 def _services(request: Request) -> ChatServices:
     services: ChatServices = request.app.state.services
     return services
+
+
+async def _may_read(request: Request, context: RequestContext, doc_id: str) -> None:
+    """Raises unless the caller may read the document's collection."""
+    services = _services(request)
+    record = await asyncio.to_thread(
+        services.live.read, lambda index: index.catalog.document(doc_id)
+    )
+    if record is not None:
+        await services.access.require(context, Action.READ, record.collection)
 
 
 def _same_secret(given: str, expected: str) -> bool:

@@ -33,11 +33,11 @@ from chatkit.types import (
 
 from ingest.progress import ProgressSnapshot
 from ingest.report import IngestReport
+from kb.collections import SCRATCH_PREFIX, is_scratch
 from server.attachments import AttachmentFiles, user_key
 from server.context import RequestContext
 from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
 
-PREFIX = "thread-"
 POLL_S = 0.2  # how often a waiting answer looks at its ingest job
 
 
@@ -47,12 +47,12 @@ def scratch_name(context: RequestContext, thread_id: str) -> str:
 
 
 def scratch_collection(context: RequestContext, thread_id: str) -> str:
-    return PREFIX + scratch_name(context, thread_id)
+    return SCRATCH_PREFIX + scratch_name(context, thread_id)
 
 
 def owns(context: RequestContext, collection: str) -> bool:
     """Whether `collection` is one of the caller's thread scratch spaces."""
-    return collection.startswith(f"{PREFIX}{user_key(context.user_id)}-")
+    return collection.startswith(f"{SCRATCH_PREFIX}{user_key(context.user_id)}-")
 
 
 @dataclass
@@ -132,7 +132,7 @@ class ThreadScratch:
 def remove_if_emptied(request: IngestRequest) -> None:
     """After a sync: the emptied folder of a deleted thread goes too."""
     folder = Path(request.root)
-    if request.collection.startswith(PREFIX) and folder.is_dir() and not any(folder.iterdir()):
+    if is_scratch(request.collection) and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
 
 

@@ -132,7 +132,7 @@ def test_a_message_needs_known_uploaded_attachments_before_any_stream(client):
     assert client.request("threads.list", limit=10).json()["data"] == []
 
 
-def test_attached_file_answers_in_its_thread_and_goes_with_it(client, data_dir):
+def test_attached_file_answers_in_its_thread_and_goes_with_it(client, live, connect, data_dir):
     attachment = attach(client, "heron.md", FACT.encode())
     events = ask_with(client, "What is the Heron launch code?", [attachment["id"]])
     thread = thread_id_of(events)
@@ -151,8 +151,14 @@ def test_attached_file_answers_in_its_thread_and_goes_with_it(client, data_dir):
     follow_up = client.ask("When does Project Heron ship?", thread_id=thread)
     assert "heron.md" in final_answer(follow_up).cited_sources  # later turns search it too
 
-    chunk_id = answer.item["content"][0]["annotations"][0]["source"]["id"]
+    source = answer.item["content"][0]["annotations"][0]["source"]
+    chunk_id, file_url = source["id"], source["data"]["url"]
     assert client.http.get(f"/api/chunks/{chunk_id}").status_code == 200
+    assert client.http.get(file_url).text == FACT
+    bob = connect(live.url, "bob")
+    refused(bob.http.get(f"/api/chunks/{chunk_id}"), 403, "another user")
+    refused(bob.http.get(file_url), 403, "another user")
+    refused(bob.request("threads.delete", thread_id=thread), 404)
     assert client.request("threads.delete", thread_id=thread).status_code == 200
     scratch = data_dir / "attachments" / "threads"
     wait_until(lambda: not any(scratch.iterdir()))
