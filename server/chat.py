@@ -18,7 +18,6 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     Annotation,
     AssistantMessageItem,
-    Attachment,
     AttachmentsCreateReq,
     EntitySource,
     ThreadItem,
@@ -31,7 +30,6 @@ from chatkit.types import (
 from chatkit.types import (
     FeedbackKind as ChatKitFeedbackKind,
 )
-from openai.types.responses import ResponseInputTextParam
 
 from kb.search import DocumentSearch
 from kb.types import Hit
@@ -190,9 +188,23 @@ class HistoryConverter(ThreadItemConverter):
         text = "".join(part.text for part in item.content)
         return {"type": "message", "role": "assistant", "content": text}
 
-    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputTextParam:
-        # The file is in the index, not in the prompt: the model finds it with search_docs.
-        return {"type": "input_text", "text": f"(attached file: {attachment.name})"}
+    async def user_message_to_input(
+        self, item: UserMessageItem, is_last_message: bool = True
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        """The question as typed; its attachments (in the index, not in the prompt) named
+        in a system note before it, so the question itself stays what the user asked."""
+        question = item.model_copy(update={"attachments": []})
+        converted = await super().user_message_to_input(question, is_last_message)
+        if not item.attachments:
+            return converted
+        names = ", ".join(attachment.name for attachment in item.attachments)
+        note: TResponseInputItem = {
+            "role": "system",
+            "content": f"The user attached {names} to the next message: search_docs "
+            "searches the files attached in this conversation first.",
+        }
+        rest = converted if isinstance(converted, list) else [converted] if converted else []
+        return [note, *rest]
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -206,8 +206,9 @@ def test_the_agent_sees_the_attachment_and_its_passages_come_first(
         heron = attach(client, "heron.md", FACT.encode())
         events = ask_with(client, "What is the launch code?", [heron["id"]])
         client.http.close()
-    question = [item for item in model.calls[0].input if item.get("role") == "user"][-1]
-    assert "(attached file: heron.md)" in str(question["content"])
+    *_, note, question = model.calls[0].input
+    assert note["role"] == "system" and "attached heron.md" in note["content"]
+    assert question["content"] == [{"type": "input_text", "text": "What is the launch code?"}]
     output = next(i for i in model.calls[1].input if i.get("type") == "function_call_output")
     passages = parse_passages(output["output"])
     assert [p.number for p in passages][:1] == [1] and len(passages) <= 4  # top_k each side

@@ -328,9 +328,11 @@ function FileTaskView({ task }: { task: CustomTask }) {
   return (
     <div class={`task file-task${failed ? " failed" : ""}`} data-testid="attachment-status">
       <FileIcon />
-      <span>{task.title}</span>
-      {task.status_indicator === "loading" && <span class="muted"> …</span>}
-      {failed && <span class="file-task-reason">: {task.content}</span>}
+      <span>
+        {task.title}
+        {task.status_indicator === "loading" ? " …" : ""}
+        {failed ? `: ${task.content}` : ""}
+      </span>
     </div>
   );
 }
