@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.catalog import Catalog
+from kb.collections import is_scratch
 from kb.settings import Settings
 
 
@@ -25,11 +26,13 @@ class IndexStatus:
 
     @classmethod
     def of(cls, settings: Settings, catalog: Catalog) -> "IndexStatus":
-        documents, chunks = catalog.counts()
+        # The knowledge base, not the files attached in conversations (kb.collections).
+        listed = [name for name in catalog.collection_names() if not is_scratch(name)]
+        documents, chunks = catalog.counts(collections=listed)
         return cls(
             documents=documents,
             chunks=chunks,
-            failed_documents=sum(1 for doc in catalog.documents() if doc.error),
+            failed_documents=sum(1 for doc in catalog.documents(collections=listed) if doc.error),
             embedding_model=catalog.get_meta("embedding_model") or settings.embedding_model,
             dimension=int(catalog.get_meta("dimension") or 0) or None,
             last_ingest=_iso(catalog.get_meta("last_ingest")),

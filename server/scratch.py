@@ -12,6 +12,7 @@ syncs it again, which removes its documents from the index.
 import asyncio
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from server.context import RequestContext
 from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
 
 POLL_S = 0.2  # how often a waiting answer looks at its ingest job
+SCRATCH_FOLDER = re.compile(r"[0-9a-f]{16}-[0-9a-f]{16}")  # scratch_name's form
 
 
 def scratch_name(context: RequestContext, thread_id: str) -> str:
@@ -127,6 +129,18 @@ class ThreadScratch:
                 root=str(folder), collection=scratch_collection(context, thread_id)
             )
             self.runner.submit(request)
+
+    def resume(self) -> None:
+        """At start: the folders of threads deleted while the server stopped (emptied, not
+        yet synced) are synced, so their index entries go too."""
+        threads = self.files.root / "threads"
+        if self.runner is None or not threads.is_dir():
+            return
+        for folder in threads.iterdir():
+            ours = SCRATCH_FOLDER.fullmatch(folder.name)
+            if ours and folder.is_dir() and not any(folder.iterdir()):
+                request = IngestRequest(root=str(folder), collection=SCRATCH_PREFIX + folder.name)
+                self.runner.submit(request)
 
 
 def remove_if_emptied(request: IngestRequest) -> None:

@@ -99,6 +99,7 @@ async def open_server(
             runner = JobRunner(_ingest_work(settings, services.live, services.searcher.embedder))
             if services.chat.scratch:
                 services.chat.scratch.runner = runner
+                services.chat.scratch.resume()
             try:
                 with advertise(settings.data_dir, url) if url else nullcontext():
                     yield services, runner

@@ -133,6 +133,7 @@ def test_a_message_needs_known_uploaded_attachments_before_any_stream(client):
 
 
 def test_attached_file_answers_in_its_thread_and_goes_with_it(client, live, connect, data_dir):
+    status = client.http.get("/api/status").json()
     attachment = attach(client, "heron.md", FACT.encode())
     events = ask_with(client, "What is the Heron launch code?", [attachment["id"]])
     thread = thread_id_of(events)
@@ -150,6 +151,8 @@ def test_attached_file_answers_in_its_thread_and_goes_with_it(client, live, conn
     assert "heron.md" not in final_answer(elsewhere).cited_sources
     follow_up = client.ask("When does Project Heron ship?", thread_id=thread)
     assert "heron.md" in final_answer(follow_up).cited_sources  # later turns search it too
+    after = client.http.get("/api/status").json()  # the knowledge base did not grow
+    assert (after["documents"], after["chunks"]) == (status["documents"], status["chunks"])
 
     source = answer.item["content"][0]["annotations"][0]["source"]
     chunk_id, file_url = source["id"], source["data"]["url"]
@@ -214,3 +217,22 @@ def test_the_agent_sees_the_attachment_and_its_passages_come_first(
     assert [p.number for p in passages][:1] == [1] and len(passages) <= 4  # top_k each side
     assert output["output"].startswith("[1] heron.md")
     assert final_answer(events).cited_sources == ["heron.md"]
+
+
+def test_a_thread_deleted_while_the_server_was_down_leaves_nothing(
+    settings, sample_index, embedder, data_dir
+):
+    copy_index(sample_index / "index", settings.index_dir)
+    with LiveServer(create_app(settings, embedder=embedder)) as server:
+        client = ChatClient(server.url)
+        heron = attach(client, "heron.md", FACT.encode())
+        events = ask_with(client, "What is the Heron launch code?", [heron["id"]])
+        chunk_id = final_answer(events).item["content"][0]["annotations"][0]["source"]["id"]
+        client.http.close()
+    [folder] = (data_dir / "attachments" / "threads").iterdir()
+    (folder / "heron.md").unlink()  # what a deletion had done when the server stopped
+    with LiveServer(create_app(settings, embedder=embedder)) as server:
+        client = ChatClient(server.url)
+        wait_until(lambda: not folder.exists())
+        wait_until(lambda: client.http.get(f"/api/chunks/{chunk_id}").status_code == 404)
+        client.http.close()
