@@ -38,6 +38,8 @@ def test_attach_a_file_and_get_an_answer_cited_from_it(
     page.get_by_test_id("attach-input").set_input_files(str(broken))
     expect(chips).to_have_count(2)
     expect(chips.nth(1)).to_contain_text("B")  # its size: the upload is done
+    page.get_by_test_id("composer").fill("What is the Heron launch code?")
+    shot(page, screenshots / "attachment-chips.png")
 
     ask(page, "What is the Heron launch code?")
     wait_answered(page, 1)
