@@ -29,17 +29,16 @@ from kb.settings import Settings
 from kb.status import IndexStatus
 from kb.types import page_of
 from server.access import Action
+from server.attachment_api import add_attachment_routes
 from server.context import RequestContext
 from server.errors import HTTPError
-from server.guard import FILE_POLICY, Guard
+from server.guard import FILE_POLICY, FORM_TYPES, Guard
 from server.identity import Caller
 from server.index_api import add_index_routes
 from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
 STATIC = Path(__file__).parent / "static"
-# Requests a page on another site can send without a CORS preflight; ChatKit speaks JSON.
-FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 # Served inline; any other type (Word, PowerPoint, Excel, e-books, mail) is a download.
 BROWSER_SHOWS = {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif"}
 
@@ -123,23 +122,6 @@ def _api(settings: Settings) -> list[APIRouter]:
             return StreamingResponse(result, media_type="text/event-stream")
         return Response(content=result.json, media_type="application/json")
 
-    @router.post("/api/attachments/{attachment_id}/upload")
-    async def upload_attachment(
-        attachment_id: str, request: Request, context: Caller
-    ) -> dict[str, Any]:
-        """Phase two of a ChatKit attachment: the file's bytes, as the request body."""
-        scratch = _services(request).chat.scratch
-        if scratch is None:
-            raise HTTPError(404, "this server takes no attachments")
-        _require_bytes(request)
-        try:
-            attachment = await scratch.files.upload(attachment_id, _body(request), context)
-        except NotFoundError as error:
-            raise HTTPError(404, str(error)) from None
-        except RequestRefused as error:
-            raise HTTPError(error.status, error.message) from None
-        return attachment.model_dump(mode="json", exclude_none=True, exclude={"metadata"})
-
     @router.get("/api/status")
     async def status(request: Request) -> dict[str, Any]:
         services = _services(request)
@@ -220,6 +202,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         return Response(data, media_type=media_type, headers=headers)
 
     add_index_routes(router)
+    add_attachment_routes(router)
     return [router, links]
 
 
@@ -251,20 +234,6 @@ def _require_json(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type in FORM_TYPES:
         raise HTTPError(415, "ChatKit requests are JSON: send Content-Type: application/json")
-
-
-def _require_bytes(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type in FORM_TYPES:
-        raise HTTPError(415, "send the file itself as the body, not a form")
-
-
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    try:
-        async for part in request.stream():
-            yield part
-    except ClientDisconnect:
-        raise HTTPError(400, "the client disconnected before sending the whole file") from None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
