@@ -143,6 +143,45 @@ def _print_ingest_report(report: "IngestReport") -> None:
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--collection", default="default", show_default=True, help="Collection to add to.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per sync.")
+@fails_cleanly
+def watch(directory: Path, collection: str, as_json: bool) -> None:
+    """Keep DIRECTORY in sync: index it now, then again within seconds of each change.
+
+    A burst of changes (a folder copied in, a branch checked out) is one sync. Runs in
+    the `kb serve` that owns the data dir when one runs. Stop with Ctrl+C.
+
+    \b
+    Example:
+        kb watch ~/notes --json
+    """
+    import threading
+
+    from cli.watch import FolderWatch
+    from kb.collections import check_collection
+    from kb.watch import watched_path
+
+    def on_sync(report: "IngestReport | None", error: str | None) -> None:
+        if as_json:
+            click.echo(json.dumps({"folder": str(folder), **_sync_json(report, error)}))
+        elif report is None:
+            err.print(Text.assemble(("sync failed:", "bold red"), " ", literal(error or "")))
+        else:
+            _print_ingest_report(report)
+
+    folder = watched_path(directory)
+    check_collection(collection)
+    err.print(literal(f"kb: watching {folder} (Ctrl+C to stop)", style="dim"))
+    FolderWatch(Settings(), folder, collection, on_sync).run(threading.Event())
+
+
+def _sync_json(report: "IngestReport | None", error: str | None) -> dict[str, Any]:
+    return {"error": error} if report is None else {**report.to_json(), "error": None}
+
+
+@cli.command()
 @click.argument("query")
 @click.option("-k", "k", default=5, show_default=True, help="Number of results.")
 @click.option(
@@ -256,6 +295,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from kb.index import KnowledgeIndex
+    from kb.watch import parse_watch
     from kb.writer import running_server, writer_lock
     from server.app import create_app
     from server.models import create_model
@@ -269,6 +309,7 @@ def serve(host: str | None, port: int | None) -> None:
     with writer_lock(settings.data_dir, "kb serve"):
         KnowledgeIndex.open(settings).close()
     create_model(settings)
+    parse_watch(settings.watch)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
     app = create_app(settings, url=_loopback_url(host, port))

@@ -56,6 +56,7 @@ class IngestOptions:
     rebuild: bool = False  # into a new, empty index that replaces the current one
     dry_run: bool = False
     collection: str = DEFAULT_COLLECTION  # the folder's documents all move there
+    reindex: frozenset[str] = frozenset()  # paths read and indexed again even if unchanged
 
     def __post_init__(self) -> None:
         check_collection(self.collection)
@@ -65,6 +66,7 @@ class IngestOptions:
 class _Job:
     file: FoundFile
     record: DocumentRecord | None
+    force: bool = False  # re-read even if its content did not change
 
 
 def document_id(root: Path, path: str) -> str:
@@ -192,14 +194,16 @@ def _sync(
     jobs: list[_Job] = []
     for file in found:
         record = records.get(file.path)
+        force = file.path in options.reindex
         if (
             record
             and not record.error
+            and not force
             and (record.size, record.mtime_ns) == (file.size, file.mtime_ns)
         ):
             report.unchanged.append(file.path)
         else:
-            jobs.append(_Job(file, record))
+            jobs.append(_Job(file, record, force))
     paths = {file.path for file in found}
     vanished = [r for path, r in records.items() if path not in paths] if options.delete else []
     report.deleted = sorted(record.path for record in vanished)
@@ -271,7 +275,7 @@ def _prepare_all(
     calls = [
         (
             job.file.absolute,
-            job.record.content_hash if job.record else None,
+            job.record.content_hash if job.record and not job.force else None,
             max_tokens,
             windows,
             options,

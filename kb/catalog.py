@@ -282,7 +282,7 @@ class Catalog:
             chunk_ids,
             named=True,
         )
-        return {row["chunk_id"]: _chunk_row(row) for row in rows}
+        return {row["chunk_id"]: chunk_from_row(row) for row in rows}
 
     def chunk_owners(self, chunk_ids: list[str]) -> dict[str, tuple[str, int]]:
         """Chunk id -> (document id, number of vectors) of the given chunks that are live."""
@@ -368,7 +368,7 @@ def _document_filter(
     return " AND ".join(clauses), params
 
 
-def _chunk_row(row: sqlite3.Row) -> ChunkRow:
+def chunk_from_row(row: sqlite3.Row) -> ChunkRow:
     kind, value = row["locator_kind"], row["locator_value"]
     locator = Locator(kind, value) if kind in LOCATOR_KINDS and value is not None else None
     names = ("chunk_id", "doc_id", "ord", "title", "heading", "text", "source", "root")

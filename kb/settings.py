@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         description="Largest file a chat message may attach, in MB (never above "
         "`KB_MAX_FILE_MB`); checked before the upload starts.",
     )
+    watch: str | None = Field(
+        None,
+        description="Folders `kb serve` keeps in sync, comma-separated, each `DIR` or "
+        "`DIR=COLLECTION`: synced at start and within seconds of each change (like `kb watch`).",
+    )
 
     @property
     def allowed_host_names(self) -> frozenset[str]:

@@ -35,6 +35,7 @@ from server.errors import HTTPError
 from server.guard import FILE_POLICY, FORM_TYPES, Guard
 from server.identity import Caller
 from server.index_api import add_index_routes
+from server.library import add_library_routes
 from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
@@ -54,9 +55,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_server(settings, model, embedder=embedder, url=url) as (services, jobs):
+        async with open_server(settings, model, embedder=embedder, url=url) as (services, library):
             app.state.services = services
-            app.state.jobs = jobs
+            app.state.jobs = library.syncs.jobs
+            app.state.library = library
             yield
 
     app = FastAPI(title="kb", lifespan=lifespan)
@@ -203,6 +205,7 @@ def _api(settings: Settings) -> list[APIRouter]:
 
     add_index_routes(router)
     add_attachment_routes(router)
+    add_library_routes(router)
     return [router, links]
 
 

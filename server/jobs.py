@@ -40,9 +40,11 @@ class IngestRequest(BaseModel):
     rebuild: bool = False
     dry_run: bool = False
     collection: str = Field(DEFAULT_COLLECTION, pattern=f"^{NAME_PATTERN}$")
+    reindex: tuple[str, ...] = ()  # paths (relative to root) read again even if unchanged
 
 
 Work = Callable[[IngestRequest, IngestProgress], IngestReport]
+Listener = Callable[["JobView"], None]
 
 
 @dataclass(frozen=True)
@@ -111,17 +113,25 @@ class _Job:
 
 
 class JobRunner:
-    def __init__(self, work: Work) -> None:
+    def __init__(self, work: Work, on_finished: Listener | None = None) -> None:
+        """`on_finished(view)` runs in the worker thread once each job is finished."""
         self._work = work
+        self._on_finished = on_finished
         self._jobs: dict[str, _Job] = {}  # in submission order
         self._lock = threading.Lock()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="kb-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, request: IngestRequest) -> JobView:
-        job = _Job(request)
+    def submit(self, request: IngestRequest, join: bool = False) -> JobView:
+        """Queue `request`; with `join`, an equal request still queued is the answer: it has
+        not scanned its folder yet, so it will see whatever changed before this call."""
         with self._lock:
+            if join:
+                for queued in self._jobs.values():
+                    if queued.state == "queued" and queued.request == request:
+                        return queued.view()
+            job = _Job(request)
             self._jobs[job.job_id] = job
             self._forget_old()
         self._queue.put(job)
@@ -155,13 +165,16 @@ class JobRunner:
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
             with self._lock:
-                if job.state == "cancelled":
-                    continue
-                job.state = "running"
-            state, report, error = self._execute(job)
-            with self._lock:
-                job.state, job.report, job.error = state, report, error
-            logger.info("job %s %s%s", job.job_id, state, f": {error}" if error else "")
+                cancelled = job.state == "cancelled"
+                if not cancelled:
+                    job.state = "running"
+            if not cancelled:
+                state, report, error = self._execute(job)
+                with self._lock:
+                    job.state, job.report, job.error = state, report, error
+                logger.info("job %s %s%s", job.job_id, state, f": {error}" if error else "")
+            if self._on_finished is not None:
+                self._on_finished(job.view())
 
     def _execute(self, job: _Job) -> tuple[JobState, IngestReport | None, str | None]:
         try:

@@ -37,7 +37,8 @@ from ingest.report import IngestReport
 from kb.collections import SCRATCH_PREFIX, is_scratch
 from server.attachments import AttachmentFiles, user_key
 from server.context import RequestContext
-from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
+from server.jobs import FINISHED, IngestRequest, JobView
+from server.syncs import Syncs
 
 POLL_S = 0.2  # how often a waiting answer looks at its ingest job
 SCRATCH_FOLDER = re.compile(r"[0-9a-f]{16}-[0-9a-f]{16}")  # scratch_name's form
@@ -60,7 +61,7 @@ def owns(context: RequestContext, collection: str) -> bool:
 @dataclass
 class ThreadScratch:
     files: AttachmentFiles
-    runner: JobRunner | None = None  # set by the server; without one nothing is ingested
+    syncs: Syncs | None = None  # the server's job runner; without one nothing is ingested
 
     def folder(self, context: RequestContext, thread_id: str) -> Path:
         return self.files.root / "threads" / scratch_name(context, thread_id)
@@ -75,7 +76,7 @@ class ThreadScratch:
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Moves the message's files into the thread's folder and indexes it, showing each
         file's outcome in a workflow item (kept with the thread)."""
-        if self.runner is None:
+        if self.syncs is None:
             raise CustomStreamError("Attachments are read by `kb serve` only.", allow_retry=False)
         names = [
             await self._move_in(thread.id, attachment.id, context) for attachment in attachments
@@ -87,18 +88,15 @@ class ThreadScratch:
             workflow=Workflow(type="custom", tasks=[_reading(name) for name in names]),
         )
         yield ThreadItemAddedEvent(item=workflow)
-        request = IngestRequest(
-            root=str(self.folder(context, thread.id)),
-            collection=scratch_collection(context, thread.id),
-        )
-        view = self.runner.submit(request)
+        folder, collection = self.folder(context, thread.id), scratch_collection(context, thread.id)
+        view = self.syncs.request(folder, collection)
         shown: str | None = None
         while view.state not in FINISHED:
             if (text := _progress(view, len(names))) != shown:
                 shown = text
                 yield ProgressUpdateEvent(icon="document", text=text)
             await asyncio.sleep(POLL_S)
-            view = self.runner.view(view.job_id) or view
+            view = self.syncs.jobs.view(view.job_id) or view
         workflow.workflow.tasks = [_outcome(name, view) for name in names]
         workflow.workflow.expanded = True
         yield ThreadItemDoneEvent(item=workflow)
@@ -124,23 +122,19 @@ class ThreadScratch:
         if not folder.is_dir():
             return
         await asyncio.to_thread(_empty, folder)
-        if self.runner is not None:
-            request = IngestRequest(
-                root=str(folder), collection=scratch_collection(context, thread_id)
-            )
-            self.runner.submit(request)
+        if self.syncs is not None:
+            self.syncs.request(folder, scratch_collection(context, thread_id))
 
     def resume(self) -> None:
         """At start: the folders of threads deleted while the server stopped (emptied, not
         yet synced) are synced, so their index entries go too."""
         threads = self.files.root / "threads"
-        if self.runner is None or not threads.is_dir():
+        if self.syncs is None or not threads.is_dir():
             return
         for folder in threads.iterdir():
             ours = SCRATCH_FOLDER.fullmatch(folder.name)
             if ours and folder.is_dir() and not any(folder.iterdir()):
-                request = IngestRequest(root=str(folder), collection=SCRATCH_PREFIX + folder.name)
-                self.runner.submit(request)
+                self.syncs.request(folder, SCRATCH_PREFIX + folder.name)
 
 
 def remove_if_emptied(request: IngestRequest) -> None:

@@ -16,17 +16,22 @@ from kb.embedder import Embedder, create_embedder
 from kb.generations import remove_inactive
 from kb.index import KnowledgeIndex
 from kb.settings import Settings
+from kb.watch import parse_watch
 from kb.writer import advertise, writer_lock
 from server.access import Access
 from server.agent import build_agent
 from server.attachments import AttachmentFiles
 from server.chat import KBChatServer
-from server.jobs import IngestRequest, JobRunner, Work
+from server.jobs import IngestRequest, Work
 from server.live import LiveIndex, LiveSearcher
 from server.models import configure_tracing, create_model
 from server.scratch import ThreadScratch, remove_if_emptied
 from server.store import SQLStore, default_database_url, open_store
+from server.syncs import Syncs
 from server.toollog import ToolCallLog
+from server.tracker import UploadTracker
+from server.uploads import UploadFolder
+from server.watcher import FolderWatcher
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,16 @@ class ChatServices:
     chat: KBChatServer
     model_name: str
     access: Access
+
+
+@dataclass(frozen=True)
+class LibraryServices:
+    """What changes the index: folder syncs (the job runner), uploads, watched folders."""
+
+    syncs: Syncs
+    uploads: UploadTracker
+    upload_folder: UploadFolder
+    watcher: FolderWatcher
 
 
 @asynccontextmanager
@@ -90,27 +105,41 @@ async def open_server(
     *,
     embedder: Embedder | None = None,
     url: str | None = None,
-) -> AsyncIterator[tuple[ChatServices, JobRunner]]:
+) -> AsyncIterator[tuple[ChatServices, LibraryServices]]:
     """The chat services, as the data dir's one writer: holds its writer lock, runs ingest
-    jobs on the index it searches, and advertises `url` to CLI commands (kb.writer)."""
+    jobs on the index it searches (uploads and KB_WATCH folders included), and advertises
+    `url` to CLI commands (kb.writer)."""
+    folders = parse_watch(settings.watch)  # a bad KB_WATCH fails before anything starts
     with writer_lock(settings.data_dir, "kb serve"):
         remove_inactive(settings.index_dir)  # what a killed rebuild left
         async with open_chat(settings, model, embedder=embedder) as services:
-            runner = JobRunner(_ingest_work(settings, services.live, services.searcher.embedder))
+            syncs = Syncs(_ingest_work(settings, services.live, services.searcher.embedder))
+            library = LibraryServices(
+                syncs,
+                UploadTracker(syncs),
+                UploadFolder(settings.data_dir, int(settings.max_file_mb * 2**20)),
+                FolderWatcher(syncs, folders),
+            )
             if services.chat.scratch:
-                services.chat.scratch.runner = runner
+                services.chat.scratch.syncs = syncs
                 services.chat.scratch.resume()
             try:
+                library.watcher.start()
                 with advertise(settings.data_dir, url) if url else nullcontext():
-                    yield services, runner
+                    yield services, library
             finally:
-                await asyncio.to_thread(runner.close)
+                await asyncio.to_thread(library.watcher.close)
+                await asyncio.to_thread(syncs.close)
 
 
 def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Work:
     def work(request: IngestRequest, progress: IngestProgress) -> IngestReport:
         options = IngestOptions(
-            request.delete, request.rebuild, request.dry_run, request.collection
+            request.delete,
+            request.rebuild,
+            request.dry_run,
+            request.collection,
+            frozenset(request.reindex),
         )
         root = ingest_folder(Path(request.root))
         report = ingest_into(live, settings, root, options, progress, embedder)

@@ -12,11 +12,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.fake_openai import FakeOpenAI
 
@@ -25,6 +27,7 @@ KB = Path(sys.executable).parent / "kb"
 SAMPLE_DOCS = REPO / "data" / "docs"
 STATIC = REPO / "server" / "static" / "index.html"
 SCREENSHOTS = REPO / "data" / "screenshots"
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -176,3 +179,36 @@ def browser() -> Iterator[object]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+OpenPage = Callable[..., Page]  # (server, path="/", viewport=DESKTOP)
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[OpenPage]:
+    opened: list[tuple[Any, list[str], list[str], str]] = []
+
+    def open_page(server: KbServer, path: str = "/", viewport: ViewportSize = DESKTOP) -> Page:
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        errors: list[str] = []
+        foreign: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "request",
+            lambda request: (
+                None
+                if request.url.startswith((server.url, "data:"))
+                else foreign.append(request.url)
+            ),
+        )
+        opened.append((context, errors, foreign, server.url))
+        page.goto(server.url + path)
+        expect(page.get_by_test_id("kb-status")).to_contain_text("documents")
+        return page
+
+    yield open_page
+    for context, errors, foreign, _ in opened:
+        context.close()
+        assert errors == [], f"script errors in the page: {errors}"
+        assert foreign == [], f"requests outside the app: {foreign}"

@@ -6,11 +6,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import KbServer
-from tests.e2e.test_browser import OpenPage, ask, open_page, shot, wait_answered
+from tests.e2e.conftest import KbServer, OpenPage
+from tests.e2e.test_browser import ask, shot, wait_answered
 
 pytestmark = pytest.mark.browser
-__all__ = ["open_page"]  # the fixture, shared with the main browser tests
 
 HERON = """# Project Heron
 

@@ -6,55 +6,20 @@ request outside its own origin and raised no script error.
 """
 
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
-from tests.e2e.conftest import KbServer
+from tests.e2e.conftest import KbServer, OpenPage
 from tests.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.browser
 
-DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 QUESTION = "How do I install kb?"
 SLOW_ANSWER = " ".join(f"word{i}" for i in range(400))
-
-OpenPage = Callable[..., Page]
-
-
-@pytest.fixture
-def open_page(browser: Browser) -> Iterator[OpenPage]:
-    opened: list[tuple[Any, list[str], list[str], str]] = []
-
-    def open_page(server: KbServer, path: str = "/", viewport: ViewportSize = DESKTOP) -> Page:
-        context = browser.new_context(viewport=viewport)
-        page = context.new_page()
-        errors: list[str] = []
-        foreign: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on(
-            "request",
-            lambda request: (
-                None
-                if request.url.startswith((server.url, "data:"))
-                else foreign.append(request.url)
-            ),
-        )
-        opened.append((context, errors, foreign, server.url))
-        page.goto(server.url + path)
-        expect(page.get_by_test_id("kb-status")).to_contain_text("documents")
-        return page
-
-    yield open_page
-    for context, errors, foreign, _ in opened:
-        context.close()
-        assert errors == [], f"script errors in the page: {errors}"
-        assert foreign == [], f"requests outside the app: {foreign}"
 
 
 def shot(page: Page, path: Path) -> None:

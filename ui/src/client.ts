@@ -119,6 +119,11 @@ export class ChatKitClient {
     return (await res.json()) as T;
   }
 
+  /** Any request of the app's API, with its token and user; throws HttpError on failure. */
+  call(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
+    return this.send(url, init, signal);
+  }
+
   private async send(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const token = this.accessToken();

@@ -1,5 +1,6 @@
 import { render } from "preact";
 import { Controller } from "./controller";
+import { LibraryController } from "./library/controller";
 import "./styles.css";
 import { App } from "./ui/App";
 
@@ -10,7 +11,16 @@ function threadFromHash(): string | null {
 }
 
 const controller = new Controller();
+const library = new LibraryController(controller.client, {
+  onChange: () => void controller.loadStatus(),
+});
 let shown = threadFromHash();
+
+/** `#/library` shows the Library in place of the chat. */
+function route(): void {
+  if (location.hash === "#/library") void library.open();
+  else library.close();
+}
 
 controller.store.subscribe(() => {
   const id = controller.state.chat.thread?.id ?? null;
@@ -22,10 +32,15 @@ controller.store.subscribe(() => {
 });
 
 window.addEventListener("hashchange", () => {
+  route();
   const id = threadFromHash();
   if (id) void controller.openThread(id);
   else if (location.hash === "" || location.hash === "#/") controller.newChat();
 });
 
-render(<App controller={controller} />, document.getElementById("app") as HTMLElement);
+render(
+  <App controller={controller} library={library} />,
+  document.getElementById("app") as HTMLElement,
+);
+route();
 void controller.init(shown);

@@ -1,29 +1,42 @@
 /** The page: header with the knowledge-base status, conversations, the chat, the source panel. */
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Controller } from "../controller";
+import { LibraryController } from "../library/controller";
 import type { KbStatus } from "../protocol";
 import { useStore } from "../store";
 import { Composer } from "./Composer";
 import { MenuIcon, PlusIcon } from "./icons";
+import { Library } from "./Library";
 import { Messages } from "./Messages";
 import { Sidebar } from "./Sidebar";
 import { SourcePanel } from "./SourcePanel";
 import { TokenDialog } from "./TokenDialog";
 
-export function App({ controller }: { controller: Controller }): JSX.Element {
+interface Props {
+  controller: Controller;
+  library?: LibraryController;
+}
+
+export function App({ controller, library: given }: Props): JSX.Element {
   const state = useStore(controller.store);
+  const library = useMemo(() => given ?? new LibraryController(controller.client), [given, controller]);
+  const libraryOpen = useStore(library.store).open;
   const [menuOpen, setMenuOpen] = useState(false);
+  const toChat = () => {
+    if (library.state.open) location.hash = "#/";
+  };
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== "Escape") return;
-      if (controller.state.panel) controller.closePanel();
+      if (library.state.chunks) library.closeChunks();
+      else if (controller.state.panel) controller.closePanel();
       else setMenuOpen(false);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [controller]);
+  }, [controller, library]);
 
   const title = state.chat.thread?.title?.trim();
   useEffect(() => {
@@ -68,6 +81,7 @@ export function App({ controller }: { controller: Controller }): JSX.Element {
           aria-label="New chat"
           onClick={() => {
             controller.newChat();
+            toChat();
             setMenuOpen(false);
           }}
         >
@@ -79,18 +93,24 @@ export function App({ controller }: { controller: Controller }): JSX.Element {
           state={state}
           controller={controller}
           open={menuOpen}
+          libraryOpen={libraryOpen}
           onNavigate={() => setMenuOpen(false)}
+          onChat={toChat}
         />
         {menuOpen && (
           <div class="scrim" aria-hidden="true" onClick={() => setMenuOpen(false)} />
         )}
-        <main class="chat" aria-label={title ? `Conversation: ${title}` : "New conversation"}>
-          <Messages state={state} controller={controller} onAsk={ask} />
-          <div id="composer-form" class="composer-wrap">
-            <Composer state={state} controller={controller} />
-          </div>
-        </main>
-        {state.panel && <SourcePanel panel={state.panel} controller={controller} />}
+        {libraryOpen ? (
+          <Library library={library} />
+        ) : (
+          <main class="chat" aria-label={title ? `Conversation: ${title}` : "New conversation"}>
+            <Messages state={state} controller={controller} onAsk={ask} />
+            <div id="composer-form" class="composer-wrap">
+              <Composer state={state} controller={controller} />
+            </div>
+          </main>
+        )}
+        {state.panel && !libraryOpen && <SourcePanel panel={state.panel} controller={controller} />}
       </div>
       <div class="toast-region" role="status" aria-live="polite">
         {state.toast && <div class="toast">{state.toast}</div>}

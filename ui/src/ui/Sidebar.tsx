@@ -3,16 +3,20 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { AppState, Controller } from "../controller";
 import type { ThreadMeta } from "../protocol";
-import { EditIcon, PlusIcon, TrashIcon } from "./icons";
+import { BooksIcon, EditIcon, PlusIcon, TrashIcon } from "./icons";
 
 interface Props {
   state: AppState;
   controller: Controller;
   open: boolean;
+  libraryOpen: boolean;
   onNavigate: () => void;
+  /** Leaves the Library for the chat. */
+  onChat: () => void;
 }
 
-export function Sidebar({ state, controller, open, onNavigate }: Props): JSX.Element {
+export function Sidebar(props: Props): JSX.Element {
+  const { state, controller, open, libraryOpen, onNavigate, onChat } = props;
   const current = state.chat.thread?.id ?? null;
   return (
     <nav
@@ -26,11 +30,21 @@ export function Sidebar({ state, controller, open, onNavigate }: Props): JSX.Ele
         data-testid="new-chat"
         onClick={() => {
           controller.newChat();
+          onChat();
           onNavigate();
         }}
       >
         <PlusIcon /> New chat
       </button>
+      <a
+        class={`library-link${libraryOpen ? " current" : ""}`}
+        href="#/library"
+        data-testid="library-link"
+        aria-current={libraryOpen ? "page" : undefined}
+        onClick={onNavigate}
+      >
+        <BooksIcon /> Library
+      </a>
       <h2 class="sidebar-title">Recent</h2>
       <ul class="thread-list" data-testid="thread-list">
         {state.threads.map((thread) => (

@@ -44,3 +44,4 @@ export const PaperclipIcon = () => (
   <Icon d="M21 11l-8.5 8.5a5 5 0 01-7-7L14 4a3.5 3.5 0 015 5l-8.5 8.5a2 2 0 01-3-3L15 7" />
 );
 export const FileIcon = () => <Icon size={16} d="M14 3H6v18h12V7l-4-4zM14 3v4h4" />;
+export const BooksIcon = () => <Icon size={16} d="M4 4h4v16H4zM10 4h4v16h-4zM16 5l3.5-1 3 15.5-3.5 1z" />;
