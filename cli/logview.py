@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -12,8 +13,19 @@ from cli.literal import literal
 from server.toollog import ToolCallRecord
 
 
+@dataclass(frozen=True)
+class LogFilter:
+    """Which records `kb logs` shows (None: any)."""
+
+    thread: str | None = None
+    user: str | None = None
+
+    def matches(self, record: ToolCallRecord) -> bool:
+        return self.thread in (None, record.thread) and self.user in (None, record.user)
+
+
 def read_records(
-    path: Path, thread: str | None = None, start: int = 0
+    path: Path, only: LogFilter = LogFilter(), start: int = 0
 ) -> tuple[list[ToolCallRecord], int]:
     """Records from byte offset `start` (oldest first) and the offset after them.
 
@@ -32,21 +44,21 @@ def read_records(
                 record = ToolCallRecord.model_validate_json(line)
             except ValidationError:
                 continue
-            if thread is None or record.thread == thread:
+            if only.matches(record):
                 records.append(record)
     return records, start
 
 
-def print_records(out: Console, path: Path, thread: str | None, limit: int, as_json: bool) -> None:
-    records, _ = read_records(path, thread)
+def print_records(out: Console, path: Path, only: LogFilter, limit: int, as_json: bool) -> None:
+    records, _ = read_records(path, only)
     _show(out, records[-limit:] if limit else records, as_json)
 
 
-def follow_records(out: Console, path: Path, thread: str | None, as_json: bool) -> None:
+def follow_records(out: Console, path: Path, only: LogFilter, as_json: bool) -> None:
     offset = path.stat().st_size if path.exists() else 0
     try:
         while True:
-            records, offset = read_records(path, thread, offset)
+            records, offset = read_records(path, only, offset)
             _show(out, records, as_json, header=False)
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -63,12 +75,13 @@ def _show(out: Console, records: list[ToolCallRecord], as_json: bool, header: bo
             out.print("No tool calls logged yet.")
         return
     table = Table(show_header=header)
-    for column in ("time", "user", "thread", "query", "hits", "ms", "top result"):
+    for column in ("time", "user", "collections", "thread", "query", "hits", "ms", "top result"):
         table.add_column(column)
     for record in records:
         table.add_row(
             literal(record.time[:19].replace("T", " ")),
             literal(record.user),
+            literal("all" if record.collections is None else ", ".join(record.collections)),
             literal(record.thread),
             literal(record.arguments.query),
             "error" if record.error else str(len(record.results)),

@@ -191,26 +191,43 @@ def _sync_json(report: "IngestReport | None", error: str | None) -> dict[str, An
     show_default=True,
 )
 @click.option("--source", help="Only documents whose path matches this glob, e.g. '*AAPL*'.")
+@click.option(
+    "--collection", "collections", multiple=True, help="Only this collection (repeat for more)."
+)
+@click.option("--as", "as_user", help="Search as this user sees (through `kb serve`).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 @fails_cleanly
-def search(query: str, k: int, mode: str, source: str | None, as_json: bool) -> None:
+def search(
+    query: str,
+    k: int,
+    mode: str,
+    source: str | None,
+    collections: tuple[str, ...],
+    as_user: str | None,
+    as_json: bool,
+) -> None:
     """Search the knowledge base.
 
     \b
     Example:
         kb search "total net sales" --source "*AAPL*" -k 3
+        kb search "parental leave" --as alice
     """
     from cli.remote import server_for
+    from kb.collections import check_collection
 
     settings = Settings()
     server = server_for(settings)
+    within = frozenset(check_collection(name) for name in collections) or None
     if server is not None:
-        hits = server.search(query, k, mode, source)
+        hits = server.search(query, k, mode, source, within, as_user)
+    elif as_user is not None:
+        raise KBError("--as needs `kb serve` running: it knows the accounts and grants")
     else:
         from cli.service import open_searcher
 
         with open_searcher(settings) as searcher:
-            hits = searcher.search(query, k=k, mode=mode, source=source)  # type: ignore[arg-type]
+            hits = searcher.search(query, k, mode, source, within)  # type: ignore[arg-type]
     if as_json:
         print_json([hit.to_json() for hit in hits])
         return
@@ -298,6 +315,7 @@ def serve(host: str | None, port: int | None) -> None:
     from kb.watch import parse_watch
     from kb.writer import running_server, writer_lock
     from server.app import create_app
+    from server.identity import check_settings
     from server.models import create_model
 
     settings = Settings()
@@ -309,6 +327,7 @@ def serve(host: str | None, port: int | None) -> None:
     with writer_lock(settings.data_dir, "kb serve"):
         KnowledgeIndex.open(settings).close()
     create_model(settings)
+    check_settings(settings)  # a bad identity setting fails here, with its name
     parse_watch(settings.watch)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
@@ -325,22 +344,24 @@ def _loopback_url(host: str, port: int) -> str:
 @cli.command()
 @click.option("-n", "limit", default=20, show_default=True, help="How many recent calls.")
 @click.option("--thread", "thread", help="Only calls made in this thread.")
+@click.option("--user", "user", help="Only calls made by this user.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new calls as they happen.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @fails_cleanly
-def logs(limit: int, thread: str | None, follow: bool, as_json: bool) -> None:
+def logs(limit: int, thread: str | None, user: str | None, follow: bool, as_json: bool) -> None:
     """Show recent tool calls (data/logs/tool_calls.jsonl).
 
     \b
     Example:
         kb logs --thread thr_123 --json
     """
-    from cli.logview import follow_records, print_records
+    from cli.logview import LogFilter, follow_records, print_records
 
     path = Settings().logs_dir / "tool_calls.jsonl"
-    print_records(out, path, thread, limit, as_json)
+    only = LogFilter(thread, user)
+    print_records(out, path, only, limit, as_json)
     if follow:
-        follow_records(out, path, thread, as_json)
+        follow_records(out, path, only, as_json)
 
 
 @cli.command(name="eval")
@@ -430,3 +451,7 @@ def bench(quick: bool, soak: bool, as_json: bool) -> None:
 
 def main() -> None:
     cli()
+
+
+# Commands defined in their own modules register themselves on `cli`.
+from cli import accounts  # noqa: E402, F401

@@ -43,8 +43,23 @@ class ServerClient:
         status: dict[str, Any] = json.loads(self._request("GET", "/api/status").read())
         return status
 
-    def search(self, query: str, k: int, mode: str, source: str | None) -> list[Hit]:
-        body = {"query": query, "k": k, "mode": mode, "source": source}
+    def search(
+        self,
+        query: str,
+        k: int,
+        mode: str,
+        source: str | None,
+        collections: frozenset[str] | None = None,
+        as_user: str | None = None,
+    ) -> list[Hit]:
+        body = {
+            "query": query,
+            "k": k,
+            "mode": mode,
+            "source": source,
+            "collections": None if collections is None else sorted(collections),
+            "as_user": as_user,
+        }
         found = json.loads(self._request("POST", "/api/search", body).read())
         return [Hit.from_fields(hit) for hit in found]
 

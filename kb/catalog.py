@@ -52,6 +52,15 @@ class ChunkRow:
     text: str
     source: str
     root: str
+    collection: str
+
+
+# The columns of a ChunkRow (read by `chunk_from_row`), over `chunks c` and its document.
+CHUNK_ROWS = (
+    "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.locator_kind, c.locator_value,"
+    " c.text, d.path AS source, d.root, d.collection FROM chunks c"
+    " JOIN documents d ON d.doc_id = c.doc_id"
+)
 
 
 @dataclass(frozen=True)
@@ -275,13 +284,7 @@ class Catalog:
     # -- reading ------------------------------------------------------------------------
 
     def get_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRow]:
-        rows = self._by_chunk_id(
-            "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.locator_kind,"
-            " c.locator_value, c.text, d.path AS source, d.root"
-            " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id",
-            chunk_ids,
-            named=True,
-        )
+        rows = self._by_chunk_id(CHUNK_ROWS, chunk_ids, named=True)
         return {row["chunk_id"]: chunk_from_row(row) for row in rows}
 
     def chunk_owners(self, chunk_ids: list[str]) -> dict[str, tuple[str, int]]:
@@ -371,5 +374,15 @@ def _document_filter(
 def chunk_from_row(row: sqlite3.Row) -> ChunkRow:
     kind, value = row["locator_kind"], row["locator_value"]
     locator = Locator(kind, value) if kind in LOCATOR_KINDS and value is not None else None
-    names = ("chunk_id", "doc_id", "ord", "title", "heading", "text", "source", "root")
+    names = (
+        "chunk_id",
+        "doc_id",
+        "ord",
+        "title",
+        "heading",
+        "text",
+        "source",
+        "root",
+        "collection",
+    )
     return ChunkRow(locator=locator, **{name: row[name] for name in names})

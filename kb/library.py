@@ -11,7 +11,14 @@ import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kb.catalog import DOCUMENT_COLUMNS, Catalog, ChunkRow, DocumentRecord, chunk_from_row
+from kb.catalog import (
+    CHUNK_ROWS,
+    DOCUMENT_COLUMNS,
+    Catalog,
+    ChunkRow,
+    DocumentRecord,
+    chunk_from_row,
+)
 from kb.collections import SCRATCH_PREFIX
 
 
@@ -84,12 +91,7 @@ def document_chunks(
     """(chunks of the document, those from `offset`), in document order."""
     db = catalog.db
     total: int = db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id = ?", (doc_id,)).fetchone()[0]
-    sql = (
-        "SELECT c.chunk_id, c.doc_id, c.ord, c.title, c.heading, c.locator_kind,"
-        " c.locator_value, c.text, d.path AS source, d.root FROM chunks c"
-        " JOIN documents d ON d.doc_id = c.doc_id WHERE c.doc_id = :doc_id"
-        " ORDER BY c.ord LIMIT :limit OFFSET :offset"
-    )
+    sql = f"{CHUNK_ROWS} WHERE c.doc_id = :doc_id ORDER BY c.ord LIMIT :limit OFFSET :offset"
     found = _rows(db, sql, {"doc_id": doc_id, "limit": limit, "offset": offset})
     return total, [chunk_from_row(row) for row in found]
 

@@ -106,7 +106,48 @@ class Settings(BaseSettings):
         "`postgresql+asyncpg://user@host/db` (default: SQLite in the data dir).",
     )
     auth_token: str | None = Field(
-        None, description="When set, every HTTP request needs `Authorization: Bearer <token>`."
+        None,
+        description="A shared token: every HTTP request needs `Authorization: Bearer "
+        "<token>`. Alone, it guards the single-person mode; with accounts or single sign-on "
+        "it is the operator's admin token (what the `kb` commands send to `kb serve`).",
+    )
+    oidc_issuer: str | None = Field(
+        None,
+        description="Single sign-on: the OpenID Connect issuer whose JWTs (`Authorization: "
+        "Bearer <JWT>`) are accepted; its keys come from its discovery document.",
+    )
+    oidc_audience: str | None = Field(
+        None, description="The audience (`aud`) a JWT must name; required with the issuer."
+    )
+    oidc_jwks: str | None = Field(
+        None,
+        description="Where the issuer's signing keys are, instead of discovery: a JWKS URL "
+        "or file.",
+    )
+    oidc_user_claim: str = Field(
+        "preferred_username", description="The JWT claim naming the user (falls back to `sub`)."
+    )
+    oidc_groups_claim: str = Field("groups", description="The JWT claim listing the groups.")
+    trusted_user_header: str | None = Field(
+        None,
+        description="Behind an authenticating proxy: the header naming the user (e.g. "
+        "`X-Forwarded-User`), honoured only from `KB_TRUSTED_PROXIES`.",
+    )
+    trusted_groups_header: str | None = Field(
+        None, description="The proxy's header listing the user's groups (comma-separated)."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (CIDR) of the proxies whose "
+        "`KB_TRUSTED_USER_HEADER` is believed; from any other address it is ignored.",
+    )
+    admin_groups: str = Field(
+        "",
+        description="Comma-separated groups (from single sign-on or the proxy) whose members "
+        "are admins: they see every collection and manage grants.",
+    )
+    link_seconds: int = Field(
+        300, gt=0, description='How long a signed "Open original" link stays valid.'
     )
     max_request_kb: int = Field(512, description="Largest accepted request body, in KiB.")
     history_turns: int = Field(
@@ -132,6 +173,12 @@ class Settings(BaseSettings):
         """Host names as `host_name` normalises them; "*" allows any."""
         names = self.allowed_hosts.split(",") if self.allowed_hosts else [*LOOPBACK, self.host]
         return frozenset(host_name(name) for name in names if name.strip())
+
+    @property
+    def multi_user(self) -> bool:
+        """Identities come from configuration (SSO or a proxy); accounts (`kb users`) live
+        in the chat database and are checked there."""
+        return bool(self.oidc_issuer or self.trusted_user_header)
 
     @property
     def index_dir(self) -> Path:

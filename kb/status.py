@@ -25,14 +25,18 @@ class IndexStatus:
     ocr: str | None = None  # whether scans can be read (ingest knows; the core does not)
 
     @classmethod
-    def of(cls, settings: Settings, catalog: Catalog) -> "IndexStatus":
-        # The knowledge base, not the files attached in conversations (kb.collections).
-        listed = [name for name in catalog.collection_names() if not is_scratch(name)]
-        documents, chunks = catalog.counts(collections=listed)
+    def of(
+        cls, settings: Settings, catalog: Catalog, collections: frozenset[str] | None = None
+    ) -> "IndexStatus":
+        """Counts of the given collections (None: all but the conversations' attachments)."""
+        if collections is None:
+            collections = frozenset(n for n in catalog.collection_names() if not is_scratch(n))
+        documents, chunks = catalog.counts(collections=collections)
+        failed = sum(1 for doc in catalog.documents(collections=collections) if doc.error)
         return cls(
             documents=documents,
             chunks=chunks,
-            failed_documents=sum(1 for doc in catalog.documents(collections=listed) if doc.error),
+            failed_documents=failed,
             embedding_model=catalog.get_meta("embedding_model") or settings.embedding_model,
             dimension=int(catalog.get_meta("dimension") or 0) or None,
             last_ingest=_iso(catalog.get_meta("last_ingest")),

@@ -31,6 +31,7 @@ INSTRUCTIONS = """You answer questions about the user's documents, using only th
 
 class KBAgentContext(AgentContext[RequestContext]):
     searcher: Annotated[DocumentSearch, SkipValidation]
+    readable: frozenset[str] | None = None  # what the user may read (None: everything)
     tool_log: Annotated[ToolCallLog, SkipValidation]
     default_top_k: int = 5
     scratch: str | None = None  # the thread's attachments (server.scratch), searched first
@@ -52,6 +53,7 @@ async def search_docs(
         source: Only search files whose path matches this glob, e.g. "*AAPL*" or "guides/*".
     """
     agent_context = ctx.context
+    readable = agent_context.readable
     k = max(1, min(top_k or agent_context.default_top_k, MAX_TOP_K))
     task = SearchTask(
         title=f"Searching “{query}”",
@@ -87,6 +89,7 @@ async def search_docs(
         duration_ms=round(elapsed_ms, 1),
         results=[SearchResult.of(n, hit) for n, hit in enumerate(hits, start=first_number)],
         error=error,
+        collections=None if readable is None else sorted(readable),
     )
     await agent_context.tool_log.write(record, agent_context.request_context)
     if error:
@@ -97,7 +100,7 @@ async def search_docs(
 def _search(context: KBAgentContext, query: str, k: int, source: str | None) -> list[Hit]:
     """The thread's attachments' best `k` passages first, then the knowledge base's."""
     search = context.searcher.search
-    found = search(query, k, SearchMode.HYBRID, source, None)
+    found = search(query, k, SearchMode.HYBRID, source, context.readable)
     if context.scratch is None:
         return found
     attached = search(query, k, SearchMode.HYBRID, source, frozenset({context.scratch}))

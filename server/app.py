@@ -6,19 +6,15 @@ server's preflight validates it and looks up what it names, before a 200 header 
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
-import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Any
 
 from agents import Model
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -27,21 +23,17 @@ from starlette.requests import ClientDisconnect
 from kb.embedder import Embedder
 from kb.settings import Settings
 from kb.status import IndexStatus
-from kb.types import page_of
-from server.access import Action
 from server.attachment_api import add_attachment_routes
-from server.context import RequestContext
+from server.documents_api import add_document_routes
 from server.errors import HTTPError
-from server.guard import FILE_POLICY, FORM_TYPES, Guard
-from server.identity import Caller
+from server.guard import FORM_TYPES, Guard
+from server.identity import Caller, request_context
 from server.index_api import add_index_routes
 from server.library import add_library_routes
 from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
 STATIC = Path(__file__).parent / "static"
-# Served inline; any other type (Word, PowerPoint, Excel, e-books, mail) is a download.
-BROWSER_SHOWS = {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
 def create_app(
@@ -86,28 +78,9 @@ def create_app(
 
 
 def _api(settings: Settings) -> list[APIRouter]:
-    def granted(authorization: str | None, token: str | None = None) -> bool:
-        expected = settings.auth_token
-        if not expected:
-            return True
-        scheme, _, bearer = (authorization or "").partition(" ")
-        offered = [bearer] if scheme.lower() == "bearer" else []
-        return any(_same_secret(given, expected) for given in [*offered, token] if given)
-
-    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not granted(authorization):
-            raise _unauthorized("send Authorization: Bearer <token>")
-
-    def authorize_link(
-        authorization: Annotated[str | None, Header()] = None,
-        token: Annotated[str | None, Query()] = None,
-    ) -> None:
-        if not granted(authorization, token):
-            raise _unauthorized("send Authorization or ?token=")
-
-    router = APIRouter(dependencies=[Depends(authorize)])
-    # Opened in a new tab ("Open original"), which cannot send the header.
-    links = APIRouter(dependencies=[Depends(authorize_link)])
+    # Every route here needs a caller (server/identity.py); the file route checks its own.
+    router = APIRouter(dependencies=[Depends(request_context)])
+    open_router = APIRouter()
 
     @router.post("/chatkit")
     async def chatkit(request: Request, context: Caller) -> Response:
@@ -125,32 +98,25 @@ def _api(settings: Settings) -> list[APIRouter]:
         return Response(content=result.json, media_type="application/json")
 
     @router.get("/api/status")
-    async def status(request: Request) -> dict[str, Any]:
+    async def status(request: Request, context: Caller) -> dict[str, Any]:
+        """Counts of the collections the caller may read."""
         services = _services(request)
+        readable = await services.access.readable(context)
         found = await asyncio.to_thread(
-            services.live.read, lambda index: IndexStatus.of(settings, index.catalog)
+            services.live.read, lambda index: IndexStatus.of(settings, index.catalog, readable)
         )
         return {**dataclasses.asdict(found), "chat_model": services.model_name}
 
-    @router.get("/api/chunks/{chunk_id}")
-    async def chunk(chunk_id: str, request: Request, context: Caller) -> dict[str, Any]:
-        live = _services(request).live
-        rows = await asyncio.to_thread(
-            live.read, lambda index: index.catalog.get_chunks([chunk_id])
-        )
-        row = rows.get(chunk_id)
-        if row is None:
-            raise HTTPError(404, f"no passage {chunk_id} in the index")
-        await _may_read(request, context, row.doc_id)
+    @router.get("/api/me")
+    async def me(request: Request, context: Caller) -> dict[str, Any]:
+        """Who the server takes the caller for (the UI shows the name)."""
+        multi_user = await _services(request).identity.multi_user()
+        groups = sorted(context.groups)
         return {
-            "chunk_id": row.chunk_id,
-            "doc_id": row.doc_id,
-            "source": row.source,
-            "title": row.title,
-            "page": page_of(row.locator),
-            "locator": row.locator.to_json() if row.locator else None,
-            "heading": row.heading,
-            "text": row.text,
+            "user": context.user_id,
+            "groups": groups,
+            "is_admin": context.is_admin,
+            "multi_user": multi_user,
         }
 
     @router.get("/api/threads/{thread_id}/tool-calls")
@@ -174,63 +140,16 @@ def _api(settings: Settings) -> list[APIRouter]:
         except NotFoundError as error:
             raise HTTPError(404, str(error)) from None
 
-    @links.get("/api/documents/{doc_id}/file")
-    async def document_file(doc_id: str, request: Request, context: Caller) -> Response:
-        live = _services(request).live
-        record = await asyncio.to_thread(live.read, lambda index: index.catalog.document(doc_id))
-        if record is None or record.content_hash is None:
-            raise HTTPError(404, f"no indexed document {doc_id}")
-        await _services(request).access.require(context, Action.READ, record.collection)
-        root = Path(record.root).resolve()
-        path = (root / record.path).resolve()
-        if not path.is_relative_to(root) or not await asyncio.to_thread(path.is_file):
-            raise HTTPError(404, f"{record.path} is no longer on disk; run `kb ingest`")
-        # Serve exactly the bytes that were indexed: citations point into that version.
-        try:
-            data = await asyncio.to_thread(path.read_bytes)
-        except OSError as error:
-            raise HTTPError(404, f"{record.path} cannot be read: {error.strerror}") from None
-        if hashlib.sha256(data).hexdigest() != record.content_hash:
-            message = f"{record.path} changed since it was indexed; run `kb ingest` to index it"
-            raise HTTPError(409, message)
-        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if media_type == "text/html":  # never render an indexed page in our origin
-            media_type = "text/plain"
-        shown = media_type.startswith("text/") or media_type in BROWSER_SHOWS
-        headers = {
-            "content-disposition": _disposition(path.name, inline=shown),
-            "content-security-policy": FILE_POLICY,
-        }
-        return Response(data, media_type=media_type, headers=headers)
-
     add_index_routes(router)
     add_attachment_routes(router)
     add_library_routes(router)
-    return [router, links]
+    add_document_routes(router, open_router)
+    return [router, open_router]
 
 
 def _services(request: Request) -> ChatServices:
     services: ChatServices = request.app.state.services
     return services
-
-
-async def _may_read(request: Request, context: RequestContext, doc_id: str) -> None:
-    """Raises unless the caller may read the document's collection."""
-    services = _services(request)
-    record = await asyncio.to_thread(
-        services.live.read, lambda index: index.catalog.document(doc_id)
-    )
-    if record is not None:
-        await services.access.require(context, Action.READ, record.collection)
-
-
-def _same_secret(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _unauthorized(how: str) -> HTTPError:
-    headers = {"WWW-Authenticate": 'Bearer realm="kb"'}
-    return HTTPError(401, f"missing or wrong token: {how}", headers)
 
 
 def _require_json(request: Request) -> None:
@@ -252,15 +171,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     except ClientDisconnect:  # nobody is left to answer: not a server error
         raise HTTPError(400, "the client disconnected before sending the whole body") from None
     return bytes(body)
-
-
-def _disposition(filename: str, inline: bool) -> str:
-    """Inline for what a browser shows; a download for the rest (Word, Excel, e-books)."""
-    kind = "inline" if inline else "attachment"
-    quoted = quote(filename)
-    if quoted == filename:
-        return f'{kind}; filename="{filename}"'
-    return f"{kind}; filename*=utf-8''{quoted}"
 
 
 def _mount_ui(app: FastAPI) -> None:

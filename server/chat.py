@@ -33,6 +33,7 @@ from chatkit.types import (
 
 from kb.search import DocumentSearch
 from kb.types import Hit
+from server.access import Access
 from server.agent import KBAgentContext
 from server.context import RequestContext
 from server.passages import describe
@@ -61,6 +62,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
         default_top_k: int = 5,
         feedback_path: Path | None = None,
         scratch: ThreadScratch | None = None,
+        access: Access | None = None,
     ) -> None:
         super().__init__(store, scratch.files if scratch else None)
         self.sql_store = store  # the same store, with our additions (feedback, tool calls)
@@ -71,6 +73,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
         self.history_messages = history_messages
         self.default_top_k = default_top_k
         self.feedback_path = feedback_path
+        self.access = access or Access()
 
     async def process(
         self,
@@ -114,6 +117,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
             store=self.store,
             request_context=context,
             searcher=self.searcher,
+            readable=await self.access.readable(context),
             tool_log=self.tool_log,
             default_top_k=self.default_top_k,
             scratch=self.scratch.collection(context, thread.id) if self.scratch else None,

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kb.collections import NAME_PATTERN
 from kb.types import SearchMode
-from server.access import within
+from server.access import Action, within
 from server.errors import HTTPError
 from server.identity import Caller
 from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
@@ -39,6 +39,7 @@ class SearchRequest(BaseModel):
     source: str | None = Field(None, max_length=1000)
     # only these collections (None: every one the caller may read)
     collections: list[Annotated[str, Field(pattern=f"^{NAME_PATTERN}$")]] | None = None
+    as_user: str | None = Field(None, max_length=128)  # search as this user (admins only)
 
 
 def add_index_routes(router: APIRouter) -> None:
@@ -47,6 +48,9 @@ def add_index_routes(router: APIRouter) -> None:
         body: SearchRequest, request: Request, context: Caller
     ) -> list[dict[str, Any]]:
         services = _services(request)
+        if body.as_user is not None:
+            await services.access.require(context, Action.ADMIN, "*")
+            context = await services.identity.person(body.as_user, frozenset())
         readable = await services.access.readable(context)
         requested = None if body.collections is None else frozenset(body.collections)
         hits = await asyncio.to_thread(
@@ -68,9 +72,11 @@ def add_index_routes(router: APIRouter) -> None:
         shown = [c for c in found if readable is None or c.name in readable]
         return {"data": [dataclasses.asdict(collection) for collection in shown]}
 
-    @router.post("/api/jobs", status_code=202)
-    async def submit(body: IngestRequest, request: Request) -> dict[str, Any]:
-        _from_this_machine(request)
+    local = [Depends(_from_this_machine)]  # checked before the route's own parameters
+
+    @router.post("/api/jobs", status_code=202, dependencies=local)
+    async def submit(body: IngestRequest, request: Request, context: Caller) -> dict[str, Any]:
+        await _services(request).access.require(context, Action.WRITE, body.collection)
         root = Path(body.root)
         if not root.is_absolute():
             raise HTTPError(400, f"root must be an absolute path, not {body.root!r}")
@@ -78,21 +84,18 @@ def add_index_routes(router: APIRouter) -> None:
             raise HTTPError(400, f"{root} is not a folder")
         return _jobs(request).submit(body).to_json()
 
-    @router.get("/api/jobs/{job_id}")
+    @router.get("/api/jobs/{job_id}", dependencies=local)
     async def job(job_id: str, request: Request) -> dict[str, Any]:
-        _from_this_machine(request)
         return _view(_jobs(request), job_id).to_json()
 
-    @router.get("/api/jobs/{job_id}/events")
+    @router.get("/api/jobs/{job_id}/events", dependencies=local)
     async def events(job_id: str, request: Request) -> StreamingResponse:
-        _from_this_machine(request)
         jobs = _jobs(request)
         _view(jobs, job_id)  # unknown: a 404 now, not a broken stream
         return StreamingResponse(_follow(jobs, job_id), media_type="application/x-ndjson")
 
-    @router.delete("/api/jobs/{job_id}")
+    @router.delete("/api/jobs/{job_id}", dependencies=local)
     async def cancel(job_id: str, request: Request) -> dict[str, Any]:
-        _from_this_machine(request)
         view = _jobs(request).cancel(job_id)
         if view is None:
             raise HTTPError(404, f"no job {job_id}")

@@ -9,7 +9,17 @@ Append new migrations; never edit or reorder applied ones.
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, Index, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -95,6 +105,37 @@ def m003_tool_calls(conn: Connection) -> None:
         Column("data", Text, nullable=False),
     )
     Index("tool_calls_thread_created", calls.c.thread_id, calls.c.created_at)
+    md.create_all(conn)
+
+
+@migration
+def m004_accounts(conn: Connection) -> None:
+    # Accounts (`kb users`), grants (`kb grant`) and the server's secrets (the key signing
+    # "Open original" links), in the chat database: every server process shares them.
+    md = MetaData()
+    users = Table(
+        "users",
+        md,
+        Column("name", String(255), primary_key=True),
+        Column("token_hash", String(64), nullable=False),  # SHA-256 hex of the token
+        Column("is_admin", Boolean, nullable=False),
+        Column("groups", Text, nullable=False),  # JSON list
+        Column("created_at", String(32), nullable=False),
+    )
+    Index("users_token_hash", users.c.token_hash, unique=True)
+    Table(
+        "grants",
+        md,
+        Column("collection", String(64), primary_key=True),
+        Column("grantee", String(256), primary_key=True),  # a user name, or @group
+        Column("can_write", Boolean, nullable=False),
+    )
+    Table(
+        "secrets",
+        md,
+        Column("name", String(64), primary_key=True),
+        Column("value", Text, nullable=False),
+    )
     md.create_all(conn)
 
 

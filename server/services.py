@@ -19,10 +19,13 @@ from kb.settings import Settings
 from kb.watch import parse_watch
 from kb.writer import advertise, writer_lock
 from server.access import Access
+from server.accounts import AccountStore
 from server.agent import build_agent
 from server.attachments import AttachmentFiles
 from server.chat import KBChatServer
+from server.identity import Identity
 from server.jobs import IngestRequest, Work
+from server.links import LinkSigner
 from server.live import LiveIndex, LiveSearcher
 from server.models import configure_tracing, create_model
 from server.scratch import ThreadScratch, remove_if_emptied
@@ -42,6 +45,9 @@ class ChatServices:
     chat: KBChatServer
     model_name: str
     access: Access
+    accounts: AccountStore
+    identity: Identity
+    links: LinkSigner
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,10 @@ async def open_chat(
     store = await open_store(url)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     searcher = LiveSearcher(live, embedder)
+    accounts = AccountStore(store.engine)
+    identity = Identity(settings, accounts)
+    access = Access(accounts, identity.multi_user)
+    links = LinkSigner(await accounts.secret("links"), settings.link_seconds)
     # Load the model and the vector index now, not during the first question.
     await asyncio.to_thread(searcher.search, "warm up", 1)
     files = AttachmentFiles(
@@ -90,9 +100,12 @@ async def open_chat(
         default_top_k=settings.search_top_k,
         feedback_path=settings.logs_dir / "feedback.jsonl",
         scratch=ThreadScratch(files),
+        access=access,
     )
     try:
-        yield ChatServices(live, searcher, store, chat, str(model_name), Access())
+        yield ChatServices(
+            live, searcher, store, chat, str(model_name), access, accounts, identity, links
+        )
     finally:
         await store.close()
         live.close()

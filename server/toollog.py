@@ -80,6 +80,7 @@ class ToolCallRecord(BaseModel):
     duration_ms: float
     results: list[SearchResult]
     error: str | None
+    collections: list[str] | None = None  # those searched; None: every collection
 
     @staticmethod
     def now() -> str:
@@ -90,8 +91,13 @@ class ToolCallRecord(BaseModel):
         outcome = f"error: {self.error}" if self.error else f"{len(self.results)} hits [{top}]"
         return (
             f"{self.tool}({json.dumps(self.arguments.query, ensure_ascii=False)}) "
-            f"user={self.user} thread={self.thread} {self.duration_ms:.0f} ms -> {outcome}"
+            f"user={self.user} collections={_listed(self.collections)} thread={self.thread} "
+            f"{self.duration_ms:.0f} ms -> {outcome}"
         )
+
+
+def _listed(collections: list[str] | None) -> str:
+    return "*" if collections is None else ",".join(collections) or "(none)"
 
 
 class ToolCallLog:

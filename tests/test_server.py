@@ -110,9 +110,12 @@ def test_token_is_required_when_configured(settings, sample_index, embedder, con
         doc = next(d for d in _documents(secured) if d.path == "faq.txt")
         files = connect(server.url).http
         assert files.get(f"/api/documents/{doc.doc_id}/file").status_code == 401
-        assert files.get(f"/api/documents/{doc.doc_id}/file?token=s3cret").status_code == 200
-        assert files.get(f"/api/documents/{doc.doc_id}/file?token=nope").status_code == 401
-        assert files.get("/api/status?token=s3cret").status_code == 401  # only file links
+        # The token never goes in a URL: "Open original" asks for a signed link instead.
+        assert files.get(f"/api/documents/{doc.doc_id}/file?token=s3cret").status_code == 401
+        signed = connect(server.url, token="s3cret").http.post(f"/api/documents/{doc.doc_id}/link")
+        assert files.get(signed.json()["url"]).status_code == 200
+        assert "s3cret" not in signed.json()["url"]
+        assert files.get("/api/status?token=s3cret").status_code == 401
 
 
 def test_api_status_chunk_and_original_file(client):

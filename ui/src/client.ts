@@ -5,6 +5,7 @@ import type {
   Chunk,
   FeedbackKind,
   KbStatus,
+  Me,
   NonStreamingRequest,
   Page,
   StreamingRequest,
@@ -108,7 +109,7 @@ export class ChatKitClient {
     }
   }
 
-  /** The access token in use, for links a new tab opens (it cannot send the header). */
+  /** The access token in use: links a new tab opens must then be signed by the server. */
   accessToken(): string | null {
     return this.storage?.getItem(TOKEN_KEY) ?? null;
   }
@@ -301,6 +302,17 @@ export class ChatKitClient {
 
   status(): Promise<KbStatus> {
     return this.getJson("/api/status");
+  }
+
+  me(): Promise<Me> {
+    return this.getJson("/api/me");
+  }
+
+  /** A short-lived signed URL of a document's original file, for a new tab. */
+  async documentLink(docId: string, signal?: AbortSignal): Promise<string> {
+    const path = `/api/documents/${encodeURIComponent(docId)}/link`;
+    const res = await this.send(path, { method: "POST" }, signal);
+    return ((await res.json()) as { url: string }).url;
   }
 
   chunk(urlOrId: string, signal?: AbortSignal): Promise<Chunk> {

@@ -15,6 +15,7 @@ import type {
   Chunk,
   FeedbackKind,
   KbStatus,
+  Me,
   Locator,
   ThreadItem,
   ThreadMeta,
@@ -74,6 +75,8 @@ export interface AppState {
   threadsError: string | null;
   status: KbStatus | null;
   statusError: string | null;
+  /** The signed-in user, when the server has accounts (null: single-person mode). */
+  me: Me | null;
   panel: PanelState | null;
   feedback: Record<string, FeedbackKind>;
   authPrompt: { retry: boolean } | null;
@@ -94,6 +97,7 @@ export const initialState: AppState = {
   threadsError: null,
   status: null,
   statusError: null,
+  me: null,
   panel: null,
   feedback: {},
   authPrompt: null,
@@ -156,6 +160,7 @@ export class Controller {
   async init(threadId: string | null = null): Promise<void> {
     await Promise.all([
       this.loadStatus(),
+      this.loadMe(),
       this.loadThreads(),
       threadId ? this.openThread(threadId) : Promise.resolve(),
     ]);
@@ -168,6 +173,15 @@ export class Controller {
       this.patch({ status: await this.client.status(), statusError: null });
     } catch (error) {
       this.patch({ statusError: describe(error) });
+    }
+  }
+
+  async loadMe(): Promise<void> {
+    try {
+      const me = await this.client.me();
+      this.patch({ me: me.multi_user ? me : null });
+    } catch {
+      this.patch({ me: null }); // an older server: no name to show
     }
   }
 
@@ -576,7 +590,8 @@ export class Controller {
         source: citation.source,
         locator: citation.locator,
         heading: citation.heading,
-        href: originalHref(citation.url, citation.locator, this.client.accessToken()),
+        // with a token, a signed link replaces it once the passage is loaded
+        href: this.client.accessToken() ? null : originalHref(citation.url, citation.locator),
         snippet: citation.snippet,
         terms: queryTerms(questionBefore(items, index)),
       },
@@ -611,18 +626,11 @@ export class Controller {
     this.patch({ panel: { ...base, chunk: null, loading: true, error: null } });
     this.client
       .chunk(chunkRef, fetcher.signal)
-      .then((chunk) => {
+      .then(async (chunk) => {
         if (this.panelFetch !== fetcher) return;
         const locator = base.locator ?? toLocator(chunk.locator, chunk.page);
-        const href =
-          base.href ??
-          (chunk.doc_id
-            ? originalHref(
-                `/api/documents/${encodeURIComponent(chunk.doc_id)}/file`,
-                locator,
-                this.client.accessToken(),
-              )
-            : null);
+        const href = await this.originalLink(base.href, chunk, locator, fetcher.signal);
+        if (this.panelFetch !== fetcher) return;
         this.patch({
           panel: {
             ...base,
@@ -642,6 +650,20 @@ export class Controller {
           panel: { ...base, chunk: null, loading: false, error: describe(error) },
         });
       });
+  }
+
+  /** The link to the original file: as it is without a token; with one, a signed link the
+   *  server makes for this user (a new tab cannot send the token, and it never goes in a URL). */
+  private async originalLink(
+    given: string | null,
+    chunk: Chunk,
+    locator: Locator | null,
+    signal: AbortSignal,
+  ): Promise<string | null> {
+    if (!chunk.doc_id) return given;
+    const plain = `/api/documents/${encodeURIComponent(chunk.doc_id)}/file`;
+    if (!this.client.accessToken()) return given ?? originalHref(plain, locator);
+    return originalHref(await this.client.documentLink(chunk.doc_id, signal), locator);
   }
 
   closePanel(): void {

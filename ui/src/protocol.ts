@@ -288,6 +288,15 @@ export function userInput(text: string, attachments: string[] = []): UserMessage
 
 // --- the app's own JSON API -------------------------------------------------------------------
 
+/** Who the server takes the caller for (GET /api/me). */
+export interface Me {
+  user: string;
+  groups: string[];
+  is_admin: boolean;
+  /** Accounts, single sign-on or a proxy are configured (else: the single-person mode). */
+  multi_user: boolean;
+}
+
 export interface KbStatus {
   documents: number;
   chunks: number;

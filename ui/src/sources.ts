@@ -66,14 +66,9 @@ export function toLocator(value: unknown, page: unknown = null): Locator | null 
 }
 
 /** The link that opens the original document, at its page for a paged file (PDF). */
-export function originalHref(
-  url: string | null,
-  locator: Locator | null,
-  token: string | null = null,
-): string | null {
+export function originalHref(url: string | null, locator: Locator | null): string | null {
   if (!url) return null;
-  const link = token ? `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : url;
-  return locator?.kind === "page" ? `${link}#page=${locator.value}` : link;
+  return locator?.kind === "page" ? `${url}#page=${locator.value}` : url;
 }
 
 export interface SearchHit {

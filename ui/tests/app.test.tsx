@@ -56,6 +56,13 @@ describe("App", () => {
     expect($("kb-status")?.textContent).toContain("3 documents");
     expect($("kb-status")?.textContent).toContain("42 chunks");
     expect($("kb-status")?.textContent).toContain("offline");
+    expect($("whoami")).toBeNull(); // the single-person mode: nobody to name
+  });
+
+  it("names the signed-in user in the header", async () => {
+    server.me = { user: "alice", groups: [], is_admin: false, multi_user: true };
+    await act(() => controller.init());
+    expect($("whoami")?.textContent).toBe("alice");
   });
 
   it("Shift+Enter keeps typing, Enter sends and the answer renders with citations and searches", async () => {

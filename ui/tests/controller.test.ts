@@ -286,4 +286,21 @@ describe("access token", () => {
     expect(controller.state.status?.documents).toBe(3);
     expect(storage.data.get("kb.token")).toBe("letmein");
   });
+
+  it("shows who is signed in and opens originals through a signed link, never the token", async () => {
+    const server = new FakeServer();
+    server.me = { user: "alice", groups: ["hr"], is_admin: false, multi_user: true };
+    const storage = memoryStorage();
+    storage.data.set("kb.token", "kb_secret");
+    const controller = new Controller({ fetch: server.fetch, storage });
+    await controller.init();
+    expect(controller.state.me?.user).toBe("alice");
+    controller.openHit(
+      { rank: 1, chunkId: "c1", source: "guide.md", locator: null, heading: null, score: "1", label: "guide" },
+      "q",
+    );
+    await until(() => controller.state.panel?.loading === false);
+    expect(controller.state.panel?.href).toBe("/api/documents/doc1/file?user=alice&exp=9&sig=ab");
+    expect(JSON.stringify(server.calls)).not.toContain("token=");
+  });
 });

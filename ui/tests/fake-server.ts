@@ -67,6 +67,8 @@ export class FakeServer {
   firstRank = 1;
   /** Where the cited passage sits (a slide, a sheet range...); null for unpaged text. */
   locator: Locator | null = null;
+  /** What GET /api/me answers (multi_user false: the single-person mode). */
+  me = { user: "local", groups: [] as string[], is_admin: false, multi_user: false };
   private n = 0;
   readonly recorder = fakeFetch((req) => this.handle(req));
   /** Attachments created, by id; and the uploads received (held until released if set). */
@@ -114,6 +116,9 @@ export class FakeServer {
     if (req.url === "/api/status") {
       return json({ documents: 3, chunks: 42, embedding_model: "all-MiniLM-L6-v2", chat_model: "offline" });
     }
+    if (req.url === "/api/me") return json(this.me);
+    const link = /^\/api\/documents\/([^/]+)\/link$/.exec(req.url);
+    if (link) return json({ url: `/api/documents/${link[1]}/file?user=${this.me.user}&exp=9&sig=ab` });
     const chunk = /^\/api\/chunks\/(.+)$/.exec(req.url);
     if (chunk) {
       const chunkId = decodeURIComponent(chunk[1]);

@@ -41,9 +41,6 @@ describe("citations", () => {
     expect(originalHref("/api/documents/d/file", null)).toBe("/api/documents/d/file");
     expect(originalHref("/api/documents/d/file", slide4)).toBe("/api/documents/d/file");
     expect(originalHref(null, page3)).toBeNull();
-    expect(originalHref("/api/documents/d/file", { ...page3, value: "2" }, "a b")).toBe(
-      "/api/documents/d/file?token=a%20b#page=2",
-    );
   });
 });
 

@@ -75,6 +75,15 @@ export function App({ controller, library: given }: Props): JSX.Element {
           <span class="brand-name">Knowledge base</span>
         </h1>
         <StatusLine status={state.status} error={state.statusError} />
+        {state.me && (
+          <span
+            class="whoami"
+            data-testid="whoami"
+            title={state.me.is_admin ? "Admin: sees every collection" : undefined}
+          >
+            {state.me.user}
+          </span>
+        )}
         <button
           type="button"
           class="icon-button mobile-new"
