@@ -38,9 +38,10 @@ beforeEach(() => {
   document.body.appendChild(root);
 });
 
-afterEach(() => {
-  render(null, root);
+afterEach(async () => {
+  await act(() => render(null, root));
   root.remove();
+  await tick(150); // preact's effect timers fire before the test environment goes away
 });
 
 describe("AttachmentChip", () => {
