@@ -5,12 +5,14 @@ PY := $(VENV)/bin/python
 KB := $(VENV)/bin/kb
 DOCS ?= data/docs
 STAMP := $(VENV)/.installed
+# The ONNX embedding model (fp32, fused), built from the shipped weights (kb/onnx_build.py).
+ONNX_MODEL := $(VENV)/share/kb/all-MiniLM-L6-v2.onnx
 UI_BUILD := server/static/index.html
 UI_SOURCES := $(shell find ui -path ui/node_modules -prune -o -type f -print 2>/dev/null)
 
 .PHONY: install run test ingest serve eval bench logs lint format clean browser ocr
 
-install: $(STAMP) $(UI_BUILD) ocr
+install: $(STAMP) $(ONNX_MODEL) $(UI_BUILD) ocr
 
 # torch comes first from the local CPU wheel: a plain resolve would pull GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -18,6 +20,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
+
+$(ONNX_MODEL): $(STAMP) kb/onnx_build.py
+	$(PY) -m kb.onnx_build --force
 
 $(UI_BUILD): $(UI_SOURCES)
 	@if [ -f ui/package.json ]; then \

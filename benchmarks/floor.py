@@ -1,9 +1,10 @@
 """The floor of an ingest: parse every file, then embed the chunk texts, nothing else.
 
 Run as its own process (like `kb ingest`, so interpreter start and imports count on both
-sides): sequential `prepare()` over the files the ingest would read, then a fresh
-`LocalEmbedder` (model load included, no cache) over the distinct texts an ingest embeds
-(chunks or their sentence windows) in one call, with the same batch size and chunk size.
+sides): sequential `prepare()` over the files the ingest would read, then a fresh local
+embedder of the bench's KB_EMBEDDING_RUNTIME (model load included, no cache) over the
+distinct texts an ingest embeds (chunks or their sentence windows) in one call, with the
+same batch size and chunk size.
 """
 
 import argparse
@@ -42,8 +43,10 @@ def parse_all(
 
 
 def embed_all(texts: list[str], batch_size: int) -> float:
+    """With the local model as KB_EMBEDDING_RUNTIME (from the bench) runs it."""
     started = time.perf_counter()
-    from kb.embedder import LocalEmbedder
+    from kb.embedder import create_embedder
+    from kb.settings import Settings
 
-    LocalEmbedder(batch_size).embed(texts)
+    create_embedder(Settings(embedding_batch_size=batch_size)).embed(texts)
     return time.perf_counter() - started

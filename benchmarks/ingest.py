@@ -1,4 +1,5 @@
-"""Ingest figures for one corpus: cold, floor, warm and one file changed, side by side."""
+"""Ingest figures for one corpus: cold, floor, warm and one file changed, side by side;
+and cold with the previous release's embedder (torch fp32), in the same run."""
 
 import json
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from benchmarks.corpora import Corpus, change_one_file
 from benchmarks.procs import Finished, child_env, kb_command, python_command, run_measured
 from kb.embedder import LocalEmbedder
 from kb.errors import KBError
-from kb.settings import Settings
+from kb.settings import TORCH, Settings
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,10 @@ def bench_ingest(
     work.docs.mkdir(parents=True)
     corpus.fill(work.docs)
     _warm_page_cache(work.docs)
-    env = child_env(
-        work.data,
-        embedding_batch_size=settings.embedding_batch_size,
-        chunk_tokens=settings.chunk_tokens,
-        max_file_mb=settings.max_file_mb,
-        sentence_windows=settings.sentence_windows,
-    )
-    log(f"{corpus.name}: cold ingest")
+    env = _env(work.data, settings, settings.embedding_runtime)
+    log(f"{corpus.name}: cold ingest, previous release (torch fp32)")
+    previous, _ = _ingest(work, _env(work.data.with_name("previous"), settings, TORCH))
+    log(f"{corpus.name}: cold ingest ({settings.embedding_runtime})")
     cold, cold_report = _ingest(work, env)
     log(f"{corpus.name}: floor (parse + embed alone)")
     floor, parts = _floor(work, env, settings)
@@ -47,6 +44,8 @@ def bench_ingest(
     chunks = cold_report["chunks"]
     return {
         "cold_s": round(cold.seconds, 2),
+        "previous_cold_s": round(previous.seconds, 2),
+        "cold_vs_previous": round(cold.seconds / previous.seconds, 3),
         "floor_s": round(floor.seconds, 2),
         "ratio_to_floor": round(cold.seconds / floor.seconds, 3),
         "warm_s": round(warm.seconds, 2),
@@ -61,6 +60,17 @@ def bench_ingest(
         "floor_embed_s": round(parts["embed_s"], 2),
         "changed_file": changed.name,
     }
+
+
+def _env(data: Path, settings: Settings, runtime: str) -> dict[str, str]:
+    return child_env(
+        data,
+        embedding_runtime=runtime,
+        embedding_batch_size=settings.embedding_batch_size,
+        chunk_tokens=settings.chunk_tokens,
+        max_file_mb=settings.max_file_mb,
+        sentence_windows=settings.sentence_windows,
+    )
 
 
 def _ingest(work: Workdir, env: dict[str, str]) -> tuple[Finished, dict]:

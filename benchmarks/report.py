@@ -4,6 +4,8 @@ from rich.table import Table
 
 INGEST_ROWS = [
     ("cold_s", "cold s (empty index and cache)"),
+    ("previous_cold_s", "cold s, previous release (torch fp32)"),
+    ("cold_vs_previous", "cold / previous release's"),
     ("floor_s", "floor s (parse + embed alone)"),
     ("ratio_to_floor", "cold / floor"),
     ("warm_s", "warm s (nothing changed)"),

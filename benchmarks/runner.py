@@ -16,7 +16,7 @@ from benchmarks.ocr import bench_ocr
 from benchmarks.search import bench_search, open_index
 from benchmarks.synthetic import RandomEmbedder, build_synthetic
 from ingest.pipeline import ingest
-from kb.embedder import LocalEmbedder
+from kb.embedder import Embedder, create_embedder
 from kb.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
 Log = Callable[[str], None]
@@ -37,7 +37,7 @@ def run_bench(settings: Settings, quick: bool, log: Log) -> dict:
     started = time.perf_counter()
     log = _with_clock(log, started)
     plan = QUICK if quick else FULL
-    embedder = LocalEmbedder(settings.embedding_batch_size)
+    embedder = create_embedder(settings)
     result: dict = {"machine": machine_info(), "duration_s": 0.0, "quick": quick}
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         root = Path(tmp)
@@ -54,7 +54,7 @@ def run_bench(settings: Settings, quick: bool, log: Log) -> dict:
 
 
 def _corpora(
-    root: Path, settings: Settings, plan: Plan, quick: bool, embedder: LocalEmbedder, log: Log
+    root: Path, settings: Settings, plan: Plan, quick: bool, embedder: Embedder, log: Log
 ) -> tuple[dict, dict]:
     ingested, searched = {}, {}
     for corpus in corpora(quick):
@@ -66,7 +66,7 @@ def _corpora(
     return ingested, searched
 
 
-def _chat(root: Path, settings: Settings, plan: Plan, embedder: LocalEmbedder, log: Log) -> dict:
+def _chat(root: Path, settings: Settings, plan: Plan, embedder: Embedder, log: Log) -> dict:
     data = root / "sample_docs" / "data"  # indexed already by a quick run
     if not data.exists():
         log("chat: indexing the sample docs")
@@ -91,12 +91,13 @@ def _synthetic(root: Path, settings: Settings, plan: Plan, log: Log) -> tuple[st
     return name, {"chunks": plan.synthetic_chunks, "build_s": round(build_s, 1), "modes": modes}
 
 
-def _chat_data(root: Path, settings: Settings, embedder: LocalEmbedder) -> Path:
+def _chat_data(root: Path, settings: Settings, embedder: Embedder) -> Path:
     data = root / "chat"
     local = Settings(
         data_dir=data,
         cache_dir=data / "cache",
         embedding_model=DEFAULT_EMBEDDING_MODEL,
+        embedding_runtime=settings.embedding_runtime,
         chunk_tokens=settings.chunk_tokens,
     )
     ingest(local, SAMPLE_DOCS, embedder=embedder)

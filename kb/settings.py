@@ -4,7 +4,7 @@ Each field's description is its documentation; a test checks the README lists ev
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 OcrMode = Literal["auto", "off", "force"]
+ONNX: Final = "onnx"
+TORCH: Final = "torch"
+EmbeddingRuntime = Literal["onnx", "torch"]
 
 
 class Settings(BaseSettings):
@@ -24,6 +27,13 @@ class Settings(BaseSettings):
         DEFAULT_EMBEDDING_MODEL,
         description="Embedding model: `all-MiniLM-L6-v2` (local, offline) or "
         "`openai:<model>` for an OpenAI-compatible embeddings API.",
+    )
+    embedding_runtime: EmbeddingRuntime = Field(
+        ONNX,
+        description="How the local model runs: `onnx` (ONNX Runtime, fp32, a fused graph "
+        "that `make install` builds from the shipped weights) or `torch` (PyTorch fp32, the "
+        "previous release). Both compute the same vectors (cosine > 0.9999), so indexes and "
+        "cached embeddings stay valid when it changes.",
     )
     embedding_base_url: str | None = Field(
         None, description="Base URL of the OpenAI-compatible embeddings API."

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kb.embedder import LocalEmbedder
+from kb.embedder import Embedder, create_embedder
 from kb.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,14 +17,16 @@ SHARED_EVAL = REPO.parent / "shared" / "eval"
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "data"
     monkeypatch.setenv("KB_DATA_DIR", str(path))
-    for name in ("OPENAI_API_KEY", "KB_MODEL", "KB_MODEL_BASE_URL", "KB_EMBEDDING_MODEL"):
+    names = ("KB_MODEL", "KB_MODEL_BASE_URL", "KB_EMBEDDING_MODEL", "KB_EMBEDDING_RUNTIME")
+    for name in ("OPENAI_API_KEY", *names):
         monkeypatch.delenv(name, raising=False)
     return path
 
 
 @pytest.fixture(scope="session")
-def embedder() -> LocalEmbedder:
-    return LocalEmbedder()
+def embedder() -> Embedder:
+    """The default local embedder (int8 ONNX, built by `make install`)."""
+    return create_embedder(Settings(data_dir=Path("unused")))
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def docs(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) -> Path:
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The sample docs ingested once; tests copy its index into their own data dir."""
     from tests.serving import ingest_sample
 
@@ -50,7 +52,7 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedd
 
 
 @pytest.fixture
-def live(settings: Settings, sample_index: Path, embedder: LocalEmbedder) -> Iterator[Any]:
+def live(settings: Settings, sample_index: Path, embedder: Embedder) -> Iterator[Any]:
     """The real app on a loopback port, over a copy of the sample index."""
     from server.app import create_app
     from tests.serving import LiveServer, copy_index

@@ -12,6 +12,8 @@ from tests.conftest import REPO
 
 INGEST_FIGURES = {
     "cold_s",
+    "previous_cold_s",
+    "cold_vs_previous",
     "floor_s",
     "ratio_to_floor",
     "warm_s",
@@ -41,7 +43,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     return json.loads(finished.stdout), data_dir
@@ -58,7 +60,7 @@ def test_quick_bench_writes_the_json_it_prints(quick_run):
     assert len(written) == 1
     assert json.loads(written[0].read_text()) == result
     assert result["quick"] is True
-    assert 0 < result["duration_s"] < 300
+    assert result["duration_s"] > 0  # speed is for make bench, not a timed test
     machine = result["machine"]
     assert machine["cores"] >= 1 and machine["memory_gb"] > 0 and machine["torch"]
 
@@ -72,6 +74,9 @@ def test_quick_bench_ingest_figures(quick_run):
         assert figures[key] > 0, key
     assert figures["ratio_to_floor"] == pytest.approx(
         figures["cold_s"] / figures["floor_s"], rel=0.01
+    )
+    assert figures["cold_vs_previous"] == pytest.approx(
+        figures["cold_s"] / figures["previous_cold_s"], rel=0.01
     )
     assert 0 < figures["warm_fraction"] < 1
     assert figures["warm_s"] < figures["cold_s"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ingest.pipeline import PROBE_TEXT, ingest
-from kb.embedder import Embedder, LocalEmbedder
+from kb.embedder import Embedder
 from kb.errors import KBError
 from kb.index import KnowledgeIndex
 from kb.search import Searcher
@@ -19,7 +19,7 @@ from kb.writer import writer_lock
 class CountingEmbedder:
     """The real model, counting how many texts it was asked to embed."""
 
-    def __init__(self, inner: LocalEmbedder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name = inner.name
         self.max_tokens = inner.max_tokens
@@ -36,7 +36,7 @@ class CountingEmbedder:
 
 
 @pytest.fixture
-def counting(embedder: LocalEmbedder) -> CountingEmbedder:
+def counting(embedder: Embedder) -> CountingEmbedder:
     return CountingEmbedder(embedder)
 
 
