@@ -166,6 +166,10 @@ class Catalog:
         select = f"SELECT {', '.join(DOCUMENT_COLUMNS)} FROM documents d WHERE {where}"
         return [DocumentRecord(**dict(row)) for row in self._named(select, params)]
 
+    def collection_names(self) -> set[str]:
+        """Every collection that has documents, the scratch spaces included."""
+        return {row[0] for row in self.db.execute("SELECT DISTINCT collection FROM documents")}
+
     def move_root(self, root: str, collection: str) -> None:
         """Put every document of an ingested root in `collection`."""
         with self.transaction() as db:

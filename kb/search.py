@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from kb.catalog import ChunkRow
+from kb.collections import is_scratch
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
 from kb.types import Hit, SearchMode
@@ -146,7 +147,10 @@ class Searcher:
 
     def _doc_ids(self, pattern: str | None, collections: frozenset[str] | None) -> list[str] | None:
         """The documents a search is restricted to (both retrievers filter inside, so `k`
-        is still filled); None: no restriction."""
+        is still filled); None: no restriction. A thread's scratch space is searched only
+        when it is named: "every collection" leaves them out."""
+        if collections is None:
+            collections = self._listed()
         if not pattern and collections is None:
             return None
         return [
@@ -156,6 +160,13 @@ class Searcher:
             or fnmatch.fnmatch(doc.path, pattern)
             or fnmatch.fnmatch(doc.path.rsplit("/", 1)[-1], pattern)
         ]
+
+    def _listed(self) -> frozenset[str] | None:
+        """Every collection but the scratch spaces; None when there is none of those."""
+        names = self.index.catalog.collection_names()
+        if not any(is_scratch(name) for name in names):
+            return None
+        return frozenset(name for name in names if not is_scratch(name))
 
 
 def fuse(candidates: Candidates, params: FusionParams) -> list[tuple[str, float]]:

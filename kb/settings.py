@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         "history.",
     )
     search_top_k: int = Field(5, description="Passages `search_docs` returns by default.")
+    attachment_max_mb: float = Field(
+        20.0,
+        gt=0,
+        description="Largest file a chat message may attach, in MB (never above "
+        "`KB_MAX_FILE_MB`); checked before the upload starts.",
+    )
     watch: str | None = Field(
         None,
         description="Folders `kb serve` keeps in sync, comma-separated, each `DIR` or "

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.catalog import Catalog
+from kb.collections import is_scratch
 from kb.settings import Settings
 
 
@@ -27,7 +28,9 @@ class IndexStatus:
     def of(
         cls, settings: Settings, catalog: Catalog, collections: frozenset[str] | None = None
     ) -> "IndexStatus":
-        """Counts of the given collections (None: all of them)."""
+        """Counts of the given collections (None: all but the conversations' attachments)."""
+        if collections is None:
+            collections = frozenset(n for n in catalog.collection_names() if not is_scratch(n))
         documents, chunks = catalog.counts(collections=collections)
         failed = sum(1 for doc in catalog.documents(collections=collections) if doc.error)
         return cls(

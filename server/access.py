@@ -8,9 +8,11 @@ granted to them or to one of their groups, and change those granted with `--writ
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
+from kb.collections import is_scratch
 from server.accounts import AccountStore, Grant
 from server.context import RequestContext
 from server.errors import HTTPError
+from server.scratch import owns
 
 
 class Action(StrEnum):
@@ -31,6 +33,10 @@ class Access:
 
     async def require(self, context: RequestContext, action: Action, collection: str) -> None:
         """Raises HTTPError(403) when `context` may not do `action` on `collection`."""
+        if is_scratch(collection):  # a thread's attachments: its owner's, never granted
+            if not owns(context, collection):
+                raise HTTPError(403, "that file was attached in another user's conversation")
+            return
         if action is Action.ADMIN:
             allowed = await self._unrestricted(context)
         else:

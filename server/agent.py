@@ -34,6 +34,7 @@ class KBAgentContext(AgentContext[RequestContext]):
     readable: frozenset[str] | None = None  # what the user may read (None: everything)
     tool_log: Annotated[ToolCallLog, SkipValidation]
     default_top_k: int = 5
+    scratch: str | None = None  # the thread's attachments (server.scratch), searched first
     passages: list[Annotated[Hit, SkipValidation]] = Field(default_factory=list)
 
 
@@ -68,14 +69,7 @@ async def search_docs(
     hits: list[Hit] = []
     error = None
     try:
-        hits = await asyncio.to_thread(
-            agent_context.searcher.search,
-            query,
-            k,
-            SearchMode.HYBRID,
-            source,
-            readable,
-        )
+        hits = await asyncio.to_thread(_search, agent_context, query, k, source)
     except Exception as exc:  # reported to the model and the log; the turn goes on
         error = f"{type(exc).__name__}: {exc}"
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -101,6 +95,16 @@ async def search_docs(
     if error:
         return f"The search failed: {error}"
     return format_passages(hits, first_number)
+
+
+def _search(context: KBAgentContext, query: str, k: int, source: str | None) -> list[Hit]:
+    """The thread's attachments' best `k` passages first, then the knowledge base's."""
+    search = context.searcher.search
+    found = search(query, k, SearchMode.HYBRID, source, context.readable)
+    if context.scratch is None:
+        return found
+    attached = search(query, k, SearchMode.HYBRID, source, frozenset({context.scratch}))
+    return attached + found
 
 
 def _finished_task(

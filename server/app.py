@@ -23,9 +23,10 @@ from starlette.requests import ClientDisconnect
 from kb.embedder import Embedder
 from kb.settings import Settings
 from kb.status import IndexStatus
+from server.attachment_api import add_attachment_routes
 from server.documents_api import add_document_routes
 from server.errors import HTTPError
-from server.guard import Guard
+from server.guard import FORM_TYPES, Guard
 from server.identity import Caller, request_context
 from server.index_api import add_index_routes
 from server.library import add_library_routes
@@ -33,8 +34,6 @@ from server.preflight import RequestRefused, describe
 from server.services import ChatServices, open_server
 
 STATIC = Path(__file__).parent / "static"
-# Requests a page on another site can send without a CORS preflight; ChatKit speaks JSON.
-FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def create_app(
@@ -89,7 +88,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         _require_json(request)
         body = await _read_body(request, settings.max_request_kb * 1024)
         try:
-            result = await services.chat.process(body, context)
+            result = await services.chat.process(body, context, origin=str(request.base_url))
         except RequestRefused as error:
             raise HTTPError(error.status, error.message) from None
         except NotFoundError as error:
@@ -142,6 +141,7 @@ def _api(settings: Settings) -> list[APIRouter]:
             raise HTTPError(404, str(error)) from None
 
     add_index_routes(router)
+    add_attachment_routes(router)
     add_library_routes(router)
     add_document_routes(router, open_router)
     return [router, open_router]

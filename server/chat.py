@@ -18,10 +18,12 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     Annotation,
     AssistantMessageItem,
+    AttachmentsCreateReq,
     EntitySource,
     ThreadItem,
     ThreadItemDoneEvent,
     ThreadMetadata,
+    ThreadsDeleteReq,
     ThreadStreamEvent,
     UserMessageItem,
 )
@@ -35,7 +37,8 @@ from server.access import Access
 from server.agent import KBAgentContext
 from server.context import RequestContext
 from server.passages import describe
-from server.preflight import REQUEST, clean_title, parse_request, preflight
+from server.preflight import REQUEST, RequestRefused, clean_title, parse_request, preflight
+from server.scratch import ThreadScratch
 from server.store import FeedbackKind, SQLStore
 from server.toollog import ToolCallLog
 
@@ -58,10 +61,12 @@ class KBChatServer(ChatKitServer[RequestContext]):
         history_messages: int = 10,
         default_top_k: int = 5,
         feedback_path: Path | None = None,
+        scratch: ThreadScratch | None = None,
         access: Access | None = None,
     ) -> None:
-        super().__init__(store)
+        super().__init__(store, scratch.files if scratch else None)
         self.sql_store = store  # the same store, with our additions (feedback, tool calls)
+        self.scratch = scratch
         self.agent = agent
         self.searcher = searcher
         self.tool_log = tool_log
@@ -71,11 +76,28 @@ class KBChatServer(ChatKitServer[RequestContext]):
         self.access = access or Access()
 
     async def process(
-        self, request: str | bytes | bytearray, context: RequestContext
+        self,
+        request: str | bytes | bytearray,
+        context: RequestContext,
+        origin: str = "http://127.0.0.1",
     ) -> StreamingResult | NonStreamingResult:
-        """Raises RequestRefused, before any answer starts, for what cannot be served."""
+        """Raises RequestRefused, before any answer starts, for what cannot be served.
+        `origin`: where the caller reached this server (attachments' upload URLs)."""
         checked = await preflight(self.store, parse_request(request), context)
-        return await super().process(REQUEST.dump_json(checked), context)
+        if isinstance(checked, AttachmentsCreateReq):
+            return NonStreamingResult(await self._create_attachment(checked, context, origin))
+        result = await super().process(REQUEST.dump_json(checked), context)
+        if isinstance(checked, ThreadsDeleteReq) and self.scratch:
+            await self.scratch.forget(checked.params.thread_id, context)
+        return result
+
+    async def _create_attachment(
+        self, request: AttachmentsCreateReq, context: RequestContext, origin: str
+    ) -> bytes:
+        if self.scratch is None:
+            raise RequestRefused(400, "attachments.create is not supported without a server")
+        attachment = await self.scratch.files.create(request.params, context, origin)
+        return self._serialize(attachment)
 
     async def respond(
         self,
@@ -85,6 +107,11 @@ class KBChatServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         if input_user_message and not thread.title:
             thread.title = _title(input_user_message)
+        if input_user_message and input_user_message.attachments and self.scratch:
+            async for event in self.scratch.receive(
+                thread, input_user_message.attachments, context
+            ):
+                yield event
         agent_context = KBAgentContext(
             thread=thread,
             store=self.store,
@@ -93,6 +120,7 @@ class KBChatServer(ChatKitServer[RequestContext]):
             readable=await self.access.readable(context),
             tool_log=self.tool_log,
             default_top_k=self.default_top_k,
+            scratch=self.scratch.collection(context, thread.id) if self.scratch else None,
         )
         history = await self._history(thread, context)
         result = Runner.run_streamed(
@@ -163,6 +191,24 @@ class HistoryConverter(ThreadItemConverter):
     ) -> TResponseInputItem | None:
         text = "".join(part.text for part in item.content)
         return {"type": "message", "role": "assistant", "content": text}
+
+    async def user_message_to_input(
+        self, item: UserMessageItem, is_last_message: bool = True
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        """The question as typed; its attachments (in the index, not in the prompt) named
+        in a system note before it, so the question itself stays what the user asked."""
+        question = item.model_copy(update={"attachments": []})
+        converted = await super().user_message_to_input(question, is_last_message)
+        if not item.attachments:
+            return converted
+        names = ", ".join(attachment.name for attachment in item.attachments)
+        note: TResponseInputItem = {
+            "role": "system",
+            "content": f"The user attached {names} to the next message: search_docs "
+            "searches the files attached in this conversation first.",
+        }
+        rest = converted if isinstance(converted, list) else [converted] if converted else []
+        return [note, *rest]
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kb.settings import host_name
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Requests a page on another site can send without a CORS preflight; ChatKit speaks JSON.
+FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 # What our own page needs (same as its <meta> policy), and no framing by other sites.
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

@@ -14,6 +14,8 @@ from typing import Any
 
 from chatkit.store import NotFoundError, Store
 from chatkit.types import (
+    Attachment,
+    AttachmentsDeleteReq,
     ChatKitReq,
     ClientToolCallItem,
     ItemsFeedbackReq,
@@ -36,8 +38,6 @@ from server.context import RequestContext
 REQUEST: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 
 UNSUPPORTED = {
-    "attachments.create": "kb does not store attachments",
-    "attachments.delete": "kb does not store attachments",
     "input.transcribe": "kb has no speech transcription",
     "threads.custom_action": "kb sends no widgets with actions",
     "threads.sync_custom_action": "kb sends no widgets with actions",
@@ -70,6 +70,9 @@ async def preflight(
         raise RequestRefused(400, f"{request.type} is not supported: {reason}")
     if isinstance(request, ThreadsListReq | ItemsListReq) and (request.params.limit or 0) < 0:
         raise RequestRefused(400, f"limit must be 0 or more, not {request.params.limit}")
+    attachments = await _attachments(store, request, context)
+    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        _check_attachments(attachments)
     items = await _referenced_items(store, request, context)
     await _check_state(store, request, items, context)
     if isinstance(request, ThreadsUpdateReq):
@@ -95,14 +98,31 @@ def describe(errors: Iterable[Mapping[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+async def _attachments(
+    store: Store[RequestContext], request: ChatKitReq, context: RequestContext
+) -> list[Attachment]:
+    """The caller's attachments the request names: unknown ones (or others') are a 404."""
+    try:
+        return [await store.load_attachment(i, context=context) for i in _attachment_ids(request)]
+    except NotFoundError as error:
+        raise RequestRefused(404, str(error)) from None
+
+
+def _check_attachments(attachments: list[Attachment]) -> None:
+    """A message sends uploaded attachments, once: each lives in one thread's scratch space."""
+    for attachment in attachments:
+        if attachment.upload_descriptor is not None:
+            raise RequestRefused(409, f"{attachment.name} is not uploaded yet")
+        if attachment.thread_id is not None:
+            raise RequestRefused(409, f"{attachment.name} was sent already: attach it again")
+
+
 async def _referenced_items(
     store: Store[RequestContext], request: ChatKitReq, context: RequestContext
 ) -> list[ThreadItem]:
-    """Loads the thread, items and attachments the request names: unknown ones are a 404."""
+    """Loads the thread and items the request names: unknown ones are a 404."""
     thread_id: str | None = getattr(request.params, "thread_id", None)
     try:
-        for attachment_id in _attachment_ids(request):
-            await store.load_attachment(attachment_id, context=context)
         if thread_id is None:
             return []
         await store.load_thread(thread_id, context=context)
@@ -125,6 +145,8 @@ def _item_ids(request: ChatKitReq) -> Sequence[str]:
 def _attachment_ids(request: ChatKitReq) -> Sequence[str]:
     if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
         return request.params.input.attachments
+    if isinstance(request, AttachmentsDeleteReq):
+        return [request.params.attachment_id]
     return []
 
 

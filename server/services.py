@@ -21,12 +21,14 @@ from kb.writer import advertise, writer_lock
 from server.access import Access
 from server.accounts import AccountStore
 from server.agent import build_agent
+from server.attachments import AttachmentFiles
 from server.chat import KBChatServer
 from server.identity import Identity
 from server.jobs import IngestRequest, Work
 from server.links import LinkSigner
 from server.live import LiveIndex, LiveSearcher
 from server.models import configure_tracing, create_model
+from server.scratch import ThreadScratch, remove_if_emptied
 from server.store import SQLStore, default_database_url, open_store
 from server.syncs import Syncs
 from server.toollog import ToolCallLog
@@ -84,6 +86,11 @@ async def open_chat(
     links = LinkSigner(await accounts.secret("links"), settings.link_seconds)
     # Load the model and the vector index now, not during the first question.
     await asyncio.to_thread(searcher.search, "warm up", 1)
+    files = AttachmentFiles(
+        settings.data_dir / "attachments",
+        store,
+        int(min(settings.attachment_max_mb, settings.max_file_mb) * 2**20),
+    )
     chat = KBChatServer(
         store,
         build_agent(model),
@@ -92,6 +99,7 @@ async def open_chat(
         history_messages=settings.history_turns,
         default_top_k=settings.search_top_k,
         feedback_path=settings.logs_dir / "feedback.jsonl",
+        scratch=ThreadScratch(files),
         access=access,
     )
     try:
@@ -125,6 +133,9 @@ async def open_server(
                 UploadFolder(settings.data_dir, int(settings.max_file_mb * 2**20)),
                 FolderWatcher(syncs, folders),
             )
+            if services.chat.scratch:
+                services.chat.scratch.syncs = syncs
+                services.chat.scratch.resume()
             try:
                 library.watcher.start()
                 with advertise(settings.data_dir, url) if url else nullcontext():
@@ -144,6 +155,8 @@ def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Wor
             frozenset(request.reindex),
         )
         root = ingest_folder(Path(request.root))
-        return ingest_into(live, settings, root, options, progress, embedder)
+        report = ingest_into(live, settings, root, options, progress, embedder)
+        remove_if_emptied(request)
+        return report
 
     return work

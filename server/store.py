@@ -300,6 +300,21 @@ class SQLStore(Store[RequestContext]):
         async with self.engine.begin() as conn:
             await conn.execute(delete(attachments).where(_attachment_row(context, attachment_id)))
 
+    async def delete_thread_attachments(self, thread_id: str, context: RequestContext) -> None:
+        """The records of the attachments sent in one of the caller's threads."""
+        mine = attachments.c.user_id == context.user_id
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(select(attachments.c.id, attachments.c.data).where(mine))
+            ).all()
+            sent = [
+                row.id
+                for row in rows
+                if _attachment_adapter.validate_json(row.data).thread_id == thread_id
+            ]
+            if sent:
+                await conn.execute(delete(attachments).where(mine, attachments.c.id.in_(sent)))
+
     # Feedback (not part of the Store contract: the server's add_feedback saves it here)
 
     async def save_feedback(

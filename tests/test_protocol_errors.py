@@ -65,8 +65,6 @@ def test_unsupported_request_types_say_what_is_unsupported(client, answered):
     thread = answered["thread"]
     action = {"type": "open", "payload": None}
     requests: list[tuple[str, dict[str, Any]]] = [
-        ("attachments.create", {"name": "a.txt", "size": 3, "mime_type": "text/plain"}),
-        ("attachments.delete", {"attachment_id": "atc_1"}),
         ("input.transcribe", {"audio_base64": "AAAA", "mime_type": "audio/webm"}),
         ("threads.sync_custom_action", {"thread_id": thread, "action": action}),
         ("threads.custom_action", {"thread_id": thread, "action": action}),

@@ -312,6 +312,17 @@ class TestStoreContract:
         await store.save_attachment(attachment("atc_1", "bob.txt"), BOB)
         assert (await store.load_attachment("atc_1", ALICE)).name == "alice.txt"
 
+    async def test_a_threads_attachments_go_with_it(self, store: SQLStore) -> None:
+        sent = attachment("atc_1").model_copy(update={"thread_id": "thr_a"})
+        await store.save_attachment(sent, ALICE)
+        await store.save_attachment(sent, BOB)
+        await store.save_attachment(attachment("atc_2"), ALICE)  # not sent yet
+        await store.delete_thread_attachments("thr_a", ALICE)
+        with pytest.raises(NotFoundError):
+            await store.load_attachment("atc_1", ALICE)
+        assert (await store.load_attachment("atc_2", ALICE)).thread_id is None
+        assert (await store.load_attachment("atc_1", BOB)).thread_id == "thr_a"
+
     async def test_concurrent_writes_do_not_fail(self, store: SQLStore) -> None:
         # Several pooled connections writing at once: SQLite must wait, not "database is locked".
         await store.save_thread(thread("thr_1"), ALICE)

@@ -1,6 +1,7 @@
 /** A small typed client for the ChatKit endpoint and the app's JSON API. */
 import type {
   AssistantMessageItem,
+  Attachment,
   Chunk,
   FeedbackKind,
   KbStatus,
@@ -46,11 +47,25 @@ export function isAbortError(error: unknown): boolean {
 /** Asks the user for an access token; `retry` is true when the previous one was refused. */
 export type TokenPrompt = (retry: boolean) => Promise<string | null>;
 
+/** What an upload sends; `onProgress` gets the fraction of the bytes sent so far. */
+export interface UploadRequest {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: Blob;
+  onProgress: (fraction: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Sends the bytes of an attachment (fetch cannot report upload progress: XHR can). */
+export type Uploader = (request: UploadRequest) => Promise<Response>;
+
 export interface ClientOptions {
   endpoint?: string;
   fetch?: typeof fetch;
   storage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
   onAuthRequired?: TokenPrompt;
+  upload?: Uploader;
 }
 
 const PAGE = 100;
@@ -60,6 +75,7 @@ export class ChatKitClient {
   private readonly fetchImpl: typeof fetch;
   private readonly storage: ClientOptions["storage"];
   private readonly onAuthRequired?: TokenPrompt;
+  private readonly uploader: Uploader;
   private pendingPrompt: Promise<string | null> | null = null;
 
   constructor(options: ClientOptions = {}) {
@@ -67,6 +83,7 @@ export class ChatKitClient {
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.storage = options.storage === undefined ? safeLocalStorage() : options.storage;
     this.onAuthRequired = options.onAuthRequired;
+    this.uploader = options.upload ?? xhrUpload;
   }
 
   // --- transport --------------------------------------------------------------------------
@@ -111,11 +128,8 @@ export class ChatKitClient {
   private async send(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const token = this.accessToken();
-      const headers = new Headers(init.headers);
+      const headers = this.identify(new Headers(init.headers));
       headers.set("Accept", "application/json, text/event-stream");
-      if (token) headers.set("Authorization", `Bearer ${token}`);
-      const user = this.storage?.getItem(USER_KEY);
-      if (user) headers.set("X-KB-User", user);
       const res = await this.fetchImpl(url, { ...init, headers, signal });
       if (res.status === 401 && this.onAuthRequired && attempt < 3) {
         const fresh = await this.askToken(token !== null);
@@ -124,6 +138,15 @@ export class ChatKitClient {
       if (!res.ok) throw new HttpError(res.status, await errorMessage(res));
       return res;
     }
+  }
+
+  /** Who asks: the access token and the user, on every request. */
+  private identify(headers: Headers): Headers {
+    const token = this.accessToken();
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    const user = this.storage?.getItem(USER_KEY);
+    if (user) headers.set("X-KB-User", user);
+    return headers;
   }
 
   /** One prompt at a time, however many requests were refused together. */
@@ -145,19 +168,60 @@ export class ChatKitClient {
 
   // --- ChatKit operations -----------------------------------------------------------------
 
-  createThread(text: string, signal?: AbortSignal): AsyncGenerator<ThreadStreamEvent> {
-    return this.stream({ type: "threads.create", params: { input: userInput(text) } }, signal);
+  createThread(
+    text: string,
+    signal?: AbortSignal,
+    attachments: string[] = [],
+  ): AsyncGenerator<ThreadStreamEvent> {
+    const input = userInput(text, attachments);
+    return this.stream({ type: "threads.create", params: { input } }, signal);
   }
 
   addUserMessage(
     threadId: string,
     text: string,
     signal?: AbortSignal,
+    attachments: string[] = [],
   ): AsyncGenerator<ThreadStreamEvent> {
+    const input = userInput(text, attachments);
     return this.stream(
-      { type: "threads.add_user_message", params: { thread_id: threadId, input: userInput(text) } },
+      { type: "threads.add_user_message", params: { thread_id: threadId, input } },
       signal,
     );
+  }
+
+  /** Phase one of an attachment: the server checks name, size and type before any byte. */
+  createAttachment(file: { name: string; size: number; type: string }): Promise<Attachment> {
+    const params = { name: file.name, size: file.size, mime_type: file.type || "application/octet-stream" };
+    return this.request({ type: "attachments.create", params });
+  }
+
+  /** Phase two: the bytes, to the URL the server gave (its path: the page's own origin). */
+  async uploadAttachment(
+    attachment: Attachment,
+    file: Blob,
+    onProgress: (fraction: number) => void,
+    signal?: AbortSignal,
+  ): Promise<Attachment> {
+    const descriptor = attachment.upload_descriptor;
+    if (!descriptor) return attachment;
+    const url = new URL(descriptor.url, globalThis.location?.href ?? "http://localhost");
+    const headers = this.identify(new Headers(descriptor.headers ?? {}));
+    headers.set("Content-Type", "application/octet-stream");
+    const res = await this.uploader({
+      url: url.pathname,
+      method: descriptor.method,
+      headers,
+      body: file,
+      onProgress,
+      signal,
+    });
+    if (!res.ok) throw new HttpError(res.status, await errorMessage(res));
+    return (await res.json()) as Attachment;
+  }
+
+  async deleteAttachment(attachmentId: string): Promise<void> {
+    await this.request({ type: "attachments.delete", params: { attachment_id: attachmentId } });
   }
 
   retryAfterItem(
@@ -291,6 +355,26 @@ export async function errorMessage(res: Response): Promise<string> {
     // not JSON
   }
   return text && text.length < 300 && !text.trimStart().startsWith("<") ? text : fallback;
+}
+
+/** The browser's uploader: XMLHttpRequest, whose upload reports progress. */
+export function xhrUpload(request: UploadRequest): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(request.method, request.url);
+    request.headers.forEach((value, name) => xhr.setRequestHeader(name, value));
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total > 0) request.onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      const headers = { "Content-Type": xhr.getResponseHeader("Content-Type") ?? "text/plain" };
+      resolve(new Response(xhr.responseText, { status: xhr.status, headers }));
+    };
+    xhr.onerror = () => reject(new TypeError("The upload failed: the server could not be reached."));
+    xhr.onabort = () => reject(new DOMException("The upload was cancelled.", "AbortError"));
+    request.signal?.addEventListener("abort", () => xhr.abort());
+    xhr.send(request.body);
+  });
 }
 
 function safeLocalStorage(): Storage | null {

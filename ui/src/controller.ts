@@ -48,12 +48,26 @@ export interface PanelState {
   error: string | null;
 }
 
+/** A file in the composer: uploading, ready to send, or refused with the server's reason. */
+export interface DraftAttachment {
+  key: string;
+  name: string;
+  size: number;
+  status: "uploading" | "ready" | "failed";
+  /** Fraction of the bytes sent (0 to 1). */
+  progress: number;
+  error: string | null;
+  /** The server's attachment id, once created. */
+  id: string | null;
+}
+
 export interface AppState {
   chat: ChatState;
   inFlight: boolean;
   stopping: boolean;
   loadingThread: boolean;
   draft: string;
+  attachments: DraftAttachment[];
   threads: ThreadMeta[];
   threadsAfter: string | null;
   threadsHasMore: boolean;
@@ -75,6 +89,7 @@ export const initialState: AppState = {
   stopping: false,
   loadingThread: false,
   draft: "",
+  attachments: [],
   threads: [],
   threadsAfter: null,
   threadsHasMore: false,
@@ -115,6 +130,8 @@ export class Controller {
   private recordsLoading: Promise<void> = Promise.resolve();
   private resolveToken: ((token: string | null) => void) | null = null;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Counts the files attached, for their chips' keys. */
+  private attachments = 0;
   private readonly stopPollMs: number;
   private readonly stopPollTries: number;
 
@@ -266,25 +283,96 @@ export class Controller {
     this.patch({ draft });
   }
 
+  // --- attachments ------------------------------------------------------------------------
+
+  /** Uploads each file (create, then its bytes); each shows as a chip with its progress. */
+  async attach(files: File[]): Promise<void> {
+    await Promise.all(files.map((file) => this.attachOne(file)));
+  }
+
+  private async attachOne(file: File): Promise<void> {
+    const key = `${++this.attachments}`;
+    const chip: DraftAttachment = {
+      key,
+      name: file.name,
+      size: file.size,
+      status: "uploading",
+      progress: 0,
+      error: null,
+      id: null,
+    };
+    this.patch({ attachments: [...this.state.attachments, chip] });
+    try {
+      const created = await this.client.createAttachment(file);
+      if (!this.patchAttachment(key, { id: created.id, name: created.name })) {
+        await this.client.deleteAttachment(created.id); // removed while being created
+        return;
+      }
+      await this.client.uploadAttachment(created, file, (progress) =>
+        this.patchAttachment(key, { progress }),
+      );
+      this.patchAttachment(key, { status: "ready", progress: 1 });
+    } catch (error) {
+      this.patchAttachment(key, { status: "failed", error: describe(error) });
+    }
+  }
+
+  /** Takes a file out of the message; the server forgets what was uploaded of it. */
+  async removeAttachment(key: string): Promise<void> {
+    const chip = this.state.attachments.find((a) => a.key === key);
+    this.patch({ attachments: this.state.attachments.filter((a) => a.key !== key) });
+    if (chip?.id) {
+      try {
+        await this.client.deleteAttachment(chip.id);
+      } catch {
+        // an unsent attachment nobody can use again; the message goes on without it
+      }
+    }
+  }
+
+  private patchAttachment(key: string, change: Partial<DraftAttachment>): boolean {
+    const found = this.state.attachments.some((a) => a.key === key);
+    if (found) {
+      const attachments = this.state.attachments.map((a) => (a.key === key ? { ...a, ...change } : a));
+      this.patch({ attachments });
+    }
+    return found;
+  }
+
+  /** Whether the composer can send: nothing uploading, no refused file left in it. */
+  canSend(text: string = this.state.draft): boolean {
+    const s = this.state;
+    return (
+      text.trim() !== "" &&
+      !s.inFlight &&
+      !s.loadingThread &&
+      s.attachments.every((a) => a.status === "ready")
+    );
+  }
+
   /** Sends the composer's text (or `text`): a new thread, or a message in the open one. */
   async send(text?: string): Promise<void> {
     const s = this.state;
     const question = (text ?? s.draft).trim();
-    if (!question || s.inFlight || s.loadingThread) return;
+    if (!this.canSend(question)) return;
+    const attached = text === undefined ? s.attachments : [];
+    const ids = attached.map((a) => a.id as string);
     this.unsent = question;
     this.failedLoad = null;
     this.store.update((st) => ({
       ...st,
       draft: text === undefined || st.draft.trim() === question ? "" : st.draft,
+      attachments: text === undefined ? [] : st.attachments,
       chat: { ...st.chat, pending: question, error: null, notice: null, progress: null },
     }));
     const threadId = s.chat.thread?.id;
     await this.stream(
       (signal) =>
         threadId
-          ? this.client.addUserMessage(threadId, question, signal)
-          : this.client.createThread(question, signal),
+          ? this.client.addUserMessage(threadId, question, signal, ids)
+          : this.client.createThread(question, signal, ids),
       question,
+      attached,
     );
   }
 
@@ -320,7 +408,11 @@ export class Controller {
     this.run.abort();
   }
 
-  private async stream(start: Starter, question: string | null): Promise<void> {
+  private async stream(
+    start: Starter,
+    question: string | null,
+    attached: DraftAttachment[] = [],
+  ): Promise<void> {
     const run = new AbortController();
     this.run = run;
     this.stopRequested = false;
@@ -361,6 +453,7 @@ export class Controller {
       inFlight: false,
       stopping: false,
       draft: restore && !st.draft.trim() ? question : st.draft,
+      attachments: restore ? [...attached, ...st.attachments] : st.attachments,
       chat: { ...st.chat, pending: null, progress: null },
     }));
     if (stopped && !saved) this.unsent = null;

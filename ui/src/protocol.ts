@@ -77,10 +77,29 @@ export interface InferenceOptions {
   tool_choice?: { id: string } | null;
 }
 
+/** Where the browser POSTs an attachment's bytes (phase two of the upload). */
+export interface AttachmentUploadDescriptor {
+  url: string;
+  method: "POST" | "PUT";
+  headers?: Record<string, string>;
+}
+
+/** `FileAttachment | ImageAttachment`; kb answers with files only. */
+export interface Attachment {
+  type: "file" | "image";
+  id: string;
+  name: string;
+  mime_type: string;
+  /** Present until the bytes are uploaded. */
+  upload_descriptor?: AttachmentUploadDescriptor | null;
+  thread_id?: string | null;
+  preview_url?: string;
+}
+
 export interface UserMessageItem extends ItemBase {
   type: "user_message";
   content: UserMessageContent[];
-  attachments?: unknown[];
+  attachments?: Attachment[];
   quoted_text?: string | null;
   inference_options?: InferenceOptions;
 }
@@ -111,6 +130,8 @@ export interface SearchTask extends TaskBase {
 export interface CustomTask extends TaskBase {
   type: "custom";
   content?: string | null;
+  /** "document": the outcome of reading an attached file (`content` says why it failed). */
+  icon?: string | null;
 }
 
 export interface ThoughtTask extends TaskBase {
@@ -253,14 +274,16 @@ export type NonStreamingRequest =
       type: "items.feedback";
       params: { thread_id: string; item_ids: string[]; kind: FeedbackKind };
     }
+  | { type: "attachments.create"; params: { name: string; size: number; mime_type: string } }
+  | { type: "attachments.delete"; params: { attachment_id: string } }
   | { type: "threads.update"; params: { thread_id: string; title: string } }
   | { type: "threads.delete"; params: { thread_id: string } };
 
 export type ChatKitRequest = StreamingRequest | NonStreamingRequest;
 
 /** Builds the `input` of a user message: attachments and inference options are required. */
-export function userInput(text: string): UserMessageInput {
-  return { content: [{ type: "input_text", text }], attachments: [], inference_options: {} };
+export function userInput(text: string, attachments: string[] = []): UserMessageInput {
+  return { content: [{ type: "input_text", text }], attachments, inference_options: {} };
 }
 
 // --- the app's own JSON API -------------------------------------------------------------------

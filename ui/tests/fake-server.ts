@@ -1,5 +1,7 @@
 /** An in-memory ChatKit server behind a fake fetch, for controller and view tests. */
+import type { UploadRequest } from "../src/client";
 import type {
+  Attachment,
   AssistantMessageItem,
   FeedbackKind,
   Locator,
@@ -69,6 +71,29 @@ export class FakeServer {
   me = { user: "local", groups: [] as string[], is_admin: false, multi_user: false };
   private n = 0;
   readonly recorder = fakeFetch((req) => this.handle(req));
+  /** Attachments created, by id; and the uploads received (held until released if set). */
+  attachments = new Map<string, Attachment>();
+  uploads: UploadRequest[] = [];
+  holdUploads = false;
+  private held: (() => void)[] = [];
+
+  /** The uploader the client is given: reports half the bytes sent, then (released) all. */
+  readonly upload = async (request: UploadRequest): Promise<Response> => {
+    this.uploads.push(request);
+    request.onProgress(0.5);
+    if (this.holdUploads) await new Promise<void>((resolve) => this.held.push(resolve));
+    const id = /\/api\/attachments\/([^/]+)\/upload$/.exec(request.url)?.[1] ?? "";
+    const found = this.attachments.get(id);
+    if (!found) return json({ error: `attachment ${id} not found` }, 404);
+    request.onProgress(1);
+    const { upload_descriptor: _sent, ...done } = found;
+    this.attachments.set(id, done);
+    return json(done);
+  };
+
+  releaseUploads() {
+    for (const release of this.held.splice(0)) release();
+  }
 
   get fetch() {
     return this.recorder.fetch;
@@ -142,6 +167,25 @@ export class FakeServer {
         this.records.delete(params.thread_id);
         this.given.delete(params.thread_id);
         return json({});
+      case "attachments.create": {
+        if (params.name.endsWith(".exe")) {
+          return json({ error: ".exe files cannot be attached; attach one of .md, .pdf" }, 415);
+        }
+        const id = this.id("atc");
+        const url = `http://127.0.0.1:8000/api/attachments/${id}/upload`;
+        const attachment: Attachment = {
+          type: "file",
+          id,
+          name: params.name,
+          mime_type: params.mime_type,
+          upload_descriptor: { url, method: "POST", headers: {} },
+        };
+        this.attachments.set(id, attachment);
+        return json(attachment);
+      }
+      case "attachments.delete":
+        this.attachments.delete(params.attachment_id);
+        return json({});
       case "threads.create":
       case "threads.add_user_message":
       case "threads.retry_after_item":
@@ -181,7 +225,11 @@ export class FakeServer {
       question = item.type === "user_message" ? item.content[0].text : "";
     } else {
       question = params.input.content[0].text;
-      const user = userItem(this.id("msg"), threadId, question);
+      const ids: string[] = params.input.attachments;
+      const user = {
+        ...userItem(this.id("msg"), threadId, question),
+        attachments: ids.map((id) => this.attachments.get(id) as Attachment),
+      };
       t.items.push(user);
       events.push({ type: "thread.item.done", item: user });
     }

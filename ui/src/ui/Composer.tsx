@@ -1,14 +1,18 @@
-/** The question box: Enter sends, Shift+Enter adds a line, Stop while an answer streams. */
-import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+/** The question box: Enter sends, Shift+Enter adds a line, Stop while an answer streams;
+ * files are attached with the paperclip or dropped on it. */
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { AppState, Controller } from "../controller";
-import { SendIcon, StopIcon } from "./icons";
+import { AttachmentChip } from "./AttachmentChip";
+import { PaperclipIcon, SendIcon, StopIcon } from "./icons";
 
 const MAX_HEIGHT = 200;
 
 export function Composer({ state, controller }: { state: AppState; controller: Controller }) {
   const box = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
+  const [dragging, setDragging] = useState(false);
   const busy = state.inFlight || state.loadingThread;
-  const canSend = !busy && state.draft.trim() !== "";
+  const canSend = controller.canSend();
 
   useLayoutEffect(() => {
     const el = box.current;
@@ -34,9 +38,66 @@ export function Composer({ state, controller }: { state: AppState; controller: C
     if (canSend) void controller.send();
   };
 
+  const attach = (files: FileList | null | undefined) => {
+    if (files && files.length) void controller.attach([...files]);
+  };
+
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault();
+    setDragging(false);
+    attach(event.dataTransfer?.files);
+  };
+
+  const onDragOver = (event: DragEvent) => {
+    if (!event.dataTransfer?.types.includes("Files")) return;
+    event.preventDefault();
+    setDragging(true);
+  };
+
   return (
-    <form class="composer" onSubmit={onSubmit} aria-label="Ask a question">
+    <form
+      class={`composer${dragging ? " dragging" : ""}`}
+      onSubmit={onSubmit}
+      aria-label="Ask a question"
+      onDragOver={onDragOver}
+      onDragLeave={() => setDragging(false)}
+      onDrop={onDrop}
+    >
+      {state.attachments.length > 0 && (
+        <div class="attachment-chips" aria-label="Attached files">
+          {state.attachments.map((attachment) => (
+            <AttachmentChip
+              key={attachment.key}
+              attachment={attachment}
+              onRemove={(key) => void controller.removeAttachment(key)}
+            />
+          ))}
+        </div>
+      )}
       <div class="composer-box">
+        <button
+          type="button"
+          class="attach-button"
+          data-testid="attach-button"
+          aria-label="Attach files"
+          title="Attach files (or drop them here)"
+          disabled={busy}
+          onClick={() => picker.current?.click()}
+        >
+          <PaperclipIcon />
+        </button>
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          hidden
+          data-testid="attach-input"
+          onChange={(event) => {
+            const input = event.target as HTMLInputElement;
+            attach(input.files);
+            input.value = "";
+          }}
+        />
         <textarea
           ref={box}
           data-testid="composer"

@@ -4,7 +4,13 @@ import { useLayoutEffect, useMemo, useRef } from "preact/hooks";
 import type { AppState, Controller } from "../controller";
 import { userText } from "../controller";
 import { renderMarkdown } from "../markdown";
-import type { AssistantMessageItem, FeedbackKind, ThreadItem, WorkflowItem } from "../protocol";
+import type {
+  AssistantMessageItem,
+  CustomTask,
+  FeedbackKind,
+  ThreadItem,
+  WorkflowItem,
+} from "../protocol";
 import type { ChatState } from "../reducer";
 import {
   type SearchCall,
@@ -13,7 +19,14 @@ import {
   recordKey,
   searchCall,
 } from "../sources";
-import { CopyIcon, RetryIcon, SearchIcon, ThumbDownIcon, ThumbUpIcon } from "./icons";
+import {
+  CopyIcon,
+  FileIcon,
+  RetryIcon,
+  SearchIcon,
+  ThumbDownIcon,
+  ThumbUpIcon,
+} from "./icons";
 
 interface Props {
   state: AppState;
@@ -144,6 +157,16 @@ function Item({ item, streaming, feedback, chat, controller }: ItemProps): JSX.E
       return (
         <div class="message user" data-testid="user-message" data-item-id={item.id}>
           {userText(item)}
+          {item.attachments?.length ? (
+            <ul class="message-attachments" aria-label="Attached files">
+              {item.attachments.map((attachment) => (
+                <li key={attachment.id} data-testid="message-attachment">
+                  <FileIcon />
+                  {attachment.name}
+                </li>
+              ))}
+            </ul>
+          ) : null}
         </div>
       );
     case "assistant_message":
@@ -285,6 +308,9 @@ function WorkflowView({ item, records, recordsError, controller }: WorkflowProps
             <ToolCall key={index} call={call} recordsError={recordsError} controller={controller} />
           );
         }
+        if (task.type === "custom" && task.icon === "document") {
+          return <FileTaskView key={index} task={task} />;
+        }
         const title = task.title ?? ("content" in task ? task.content : null);
         return title ? (
           <div key={index} class="task muted">
@@ -292,6 +318,21 @@ function WorkflowView({ item, records, recordsError, controller }: WorkflowProps
           </div>
         ) : null;
       })}
+    </div>
+  );
+}
+
+/** How reading an attached file went: "Reading…", "Read x.pdf", or the reason it failed. */
+function FileTaskView({ task }: { task: CustomTask }) {
+  const failed = task.status_indicator === "none" && Boolean(task.content);
+  return (
+    <div class={`task file-task${failed ? " failed" : ""}`} data-testid="attachment-status">
+      <FileIcon />
+      <span>
+        {task.title}
+        {task.status_indicator === "loading" ? " …" : ""}
+        {failed ? `: ${task.content}` : ""}
+      </span>
     </div>
   );
 }

@@ -40,4 +40,8 @@ export const SearchIcon = () => <Icon size={16} d="M11 18a7 7 0 100-14 7 7 0 000
 export const RetryIcon = () => <Icon size={16} d="M4 4v6h6M20 20v-6h-6M5 15a8 8 0 0013.5 3M19 9A8 8 0 005.5 6" />;
 export const ExternalIcon = () => <Icon size={14} d="M14 4h6v6M20 4l-9 9M18 14v6H4V6h6" />;
 export const CopyIcon = () => <Icon size={16} d="M9 9h11v11H9zM5 15H4V4h11v1" />;
+export const PaperclipIcon = () => (
+  <Icon d="M21 11l-8.5 8.5a5 5 0 01-7-7L14 4a3.5 3.5 0 015 5l-8.5 8.5a2 2 0 01-3-3L15 7" />
+);
+export const FileIcon = () => <Icon size={16} d="M14 3H6v18h12V7l-4-4zM14 3v4h4" />;
 export const BooksIcon = () => <Icon size={16} d="M4 4h4v16H4zM10 4h4v16h-4zM16 5l3.5-1 3 15.5-3.5 1z" />;
