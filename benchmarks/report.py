@@ -36,7 +36,10 @@ OCR_ROWS = [
 
 
 def bench_tables(result: dict) -> list[Table]:
-    return [_machine(result), _ingest(result), _search(result), _chat(result), _ocr(result)]
+    """The sections the run measured (`--synthetic`: search alone)."""
+    sections = [("ingest", _ingest), ("search", _search), ("indexes", _lexical_side)]
+    sections += [("chat", _chat), ("ocr", _ocr)]
+    return [_machine(result), *(table(result) for key, table in sections if key in result)]
 
 
 def _ocr(result: dict) -> Table:
@@ -73,13 +76,27 @@ def _by_rows(title: str, columns: dict[str, dict], rows: list[tuple[str, str]]) 
     return table
 
 
+LATENCY = ("p50_ms", "p95_ms", "p99_ms", "cpu_p50_ms", "cpu_p95_ms")
+LATENCY_COLUMNS = ("p50 ms", "p95 ms", "p99 ms", "CPU p50 ms", "CPU p95 ms")
+
+
 def _search(result: dict) -> Table:
-    table = Table(title="Search latency (k=5)")
-    for name in ("index", "mode", "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(name, justify="left" if name in ("index", "mode") else "right")
-    for index, modes in result["search"].items():
-        for mode, stats in modes.items():
-            table.add_row(index, mode, *(str(stats[f"p{q}_ms"]) for q in (50, 95, 99)))
+    return _latencies("Search latency (k=5)", ("index", "mode"), result["search"])
+
+
+def _lexical_side(result: dict) -> Table:
+    sides = {name: index["hybrid_lexical_side"] for name, index in result["indexes"].items()}
+    title = "Lexical side of a hybrid search (depth 100): previous release vs now"
+    return _latencies(title, ("index", "algorithm"), sides)
+
+
+def _latencies(title: str, keys: tuple[str, str], rows: dict[str, dict[str, dict]]) -> Table:
+    table = Table(title=title)
+    for name in (*keys, *LATENCY_COLUMNS):
+        table.add_column(name, justify="left" if name in keys else "right")
+    for index, kinds in rows.items():
+        for kind, stats in kinds.items():
+            table.add_row(index, kind, *(str(stats[key]) for key in LATENCY))
     return table
 
 

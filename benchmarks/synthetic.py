@@ -6,6 +6,7 @@ words, which act as stopwords do in real text (and real queries drop those).
 """
 
 import time
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ DIMENSION = 384
 VOCABULARY = 30_000
 WORDS_PER_CHUNK = 110
 CHUNKS_PER_DOCUMENT = 100
-DOCUMENTS_PER_WRITE = 20
+DOCUMENTS_PER_WRITE = 100  # 10,000 chunks per catalog transaction and Chroma upsert
 STOPWORD_RANKS = 100
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"] + ["an", "er", "in", "on"]
 
@@ -54,7 +55,7 @@ class ZipfText:
 
     def passages(self, count: int) -> list[str]:
         ids = self._rng.choice(len(self.words), size=(count, WORDS_PER_CHUNK), p=self._p)
-        return [" ".join(self.words[i] for i in row) for row in ids]
+        return [" ".join(itemgetter(*row)(self.words)) for row in ids.tolist()]
 
     def queries(self, count: int) -> list[str]:
         sizes = self._rng.integers(3, 8, size=count)

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kb.collections import DEFAULT_COLLECTION, is_scratch
-from kb.lexical import query_terms
+from kb.lexical import bm25_rows, query_terms
 from kb.schema import MIGRATIONS
 from kb.types import LOCATOR_KINDS, Locator
 from kb.vectors import chunk_of, vector_ids
@@ -61,6 +61,16 @@ CHUNK_ROWS = (
     " c.text, d.path AS source, d.root, d.collection FROM chunks c"
     " JOIN documents d ON d.doc_id = c.doc_id"
 )
+
+
+class Owner(NamedTuple):
+    """Where a live chunk belongs: its row id (also its lexical row), its document and
+    how many vectors it has."""
+
+    chunk_id: str
+    row: int
+    doc_id: str
+    vectors: int
 
 
 @dataclass(frozen=True)
@@ -274,7 +284,7 @@ class Catalog:
         """Pending vector ids that are not vectors of a chunk in the catalog."""
         pending = [row[0] for row in self.db.execute("SELECT chunk_id FROM pending_vectors")]
         owners = self.chunk_owners(sorted({chunk_of(v) for v in pending}))
-        live = {v for chunk_id, (_, count) in owners.items() for v in vector_ids(chunk_id, count)}
+        live = {v for owner in owners.values() for v in vector_ids(owner.chunk_id, owner.vectors)}
         return [vector_id for vector_id in pending if vector_id not in live]
 
     def clear_all_pending(self) -> None:
@@ -287,10 +297,22 @@ class Catalog:
         rows = self._by_chunk_id(CHUNK_ROWS, chunk_ids, named=True)
         return {row["chunk_id"]: chunk_from_row(row) for row in rows}
 
-    def chunk_owners(self, chunk_ids: list[str]) -> dict[str, tuple[str, int]]:
-        """Chunk id -> (document id, number of vectors) of the given chunks that are live."""
-        rows = self._by_chunk_id("SELECT c.chunk_id, c.doc_id, c.vectors FROM chunks c", chunk_ids)
-        return {chunk_id: (doc_id, vectors) for chunk_id, doc_id, vectors in rows}
+    def chunk_owners(self, chunk_ids: list[str]) -> dict[str, "Owner"]:
+        """Chunk id -> its row, document and number of vectors, for the given chunks that
+        are live."""
+        return self._owners("chunk_id", chunk_ids)
+
+    def owners_by_row(self, rows: list[int]) -> dict[int, "Owner"]:
+        """Chunk row id -> the same, for the given rows that are live."""
+        return {owner.row: owner for owner in self._owners("id", rows).values()}
+
+    def _owners(self, column: str, keys: Sequence[object]) -> dict[str, "Owner"]:
+        found = self.db.execute(  # one JSON parameter: any number of keys
+            "SELECT chunk_id, id, doc_id, vectors FROM chunks"
+            f" WHERE {column} IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(keys)),),
+        )
+        return {row[0]: Owner(*row) for row in found}
 
     def _by_chunk_id(self, select: str, chunk_ids: list[str], named: bool = False) -> Iterator[Any]:
         """Rows of `select` (over `chunks c`) for the given chunk ids, in batches that stay
@@ -304,40 +326,32 @@ class Catalog:
         self, query: str, limit: int, doc_ids: list[str] | None = None
     ) -> list[tuple[str, float]]:
         """The best `limit` (chunk id, BM25 score), optionally within some documents."""
-        return self._bm25(query, "chunks_fts", "c.chunk_id", "c.doc_id", doc_ids, limit)
+        scores = self.passage_scores(query, limit, doc_ids)
+        owners = self.owners_by_row(list(scores))
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        return [(owners[row].chunk_id, score) for row, score in ranked if row in owners]
 
-    def lexical_scores(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
-        """BM25 scores of the given chunks (those sharing no term with the query: absent)."""
-        return dict(self._bm25(query, "chunks_fts", "c.chunk_id", "c.chunk_id", chunk_ids, None))
+    def passage_scores(
+        self, query: str, limit: int, doc_ids: list[str] | None = None, also: Iterable[int] = ()
+    ) -> dict[int, float]:
+        """Chunk row id -> BM25 of the best `limit` chunks (within some documents) and of
+        the chunks `also` that share a term with the query, in one pass."""
+        if doc_ids == []:
+            return {}
+        within = json.dumps(doc_ids) if doc_ids is not None else None
+        return bm25_rows(self.db, "chunks_fts", query_terms(query), limit, also, within)
 
     def document_scores(self, query: str, doc_ids: list[str]) -> dict[str, float]:
         """BM25 scores of the given documents taken whole (title and all their text)."""
-        return dict(self._bm25(query, "documents_fts", "c.doc_id", "c.doc_id", doc_ids, None))
-
-    def _bm25(
-        self,
-        query: str,
-        table: str,
-        key: str,
-        column: str,
-        within: list[str] | None,
-        limit: int | None,
-    ) -> list[tuple[str, float]]:
-        terms = query_terms(query)
-        if not terms or within == []:
-            return []
-        sql = (
-            f"SELECT {key}, -bm25({table}) AS score FROM {table}"
-            f" JOIN chunks c ON c.id = {table}.rowid WHERE {table} MATCH ?"
+        first = dict(
+            self.db.execute(  # a document's lexical row id is that of its first chunk
+                "SELECT id, doc_id FROM chunks WHERE ord = 0"
+                " AND doc_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(doc_ids),),
+            ).fetchall()
         )
-        params: list[object] = [" OR ".join(f'"{term}"' for term in terms)]
-        if within is not None:  # one JSON parameter: any number of ids, under SQLite's limit
-            sql += f" AND {column} IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(within))
-        if limit is not None:
-            sql += " ORDER BY rank LIMIT ?"
-            params.append(limit)
-        return [(row[0], row[1]) for row in self.db.execute(sql, params)]
+        scores = bm25_rows(self.db, "documents_fts", query_terms(query), 0, first)
+        return {first[row]: score for row, score in scores.items()}
 
     def counts(
         self, root: str | None = None, collections: Iterable[str] | None = None

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.catalog import ChunkRow
+from kb.catalog import ChunkRow, Owner
 from kb.collections import is_scratch
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
@@ -121,14 +121,15 @@ class Searcher:
         vector = self._vector(query)
         found, owners = self._dense(vector, depth, doc_ids)
         dense = dict(found)
-        lexical = dict(catalog.lexical_search(query, depth, doc_ids))
-        lexical_only = catalog.chunk_owners([c for c in lexical if c not in dense])
-        owners |= {chunk_id: doc_id for chunk_id, (doc_id, _) in lexical_only.items()}
-        unscored = [v for c, (_, n) in lexical_only.items() for v in vector_ids(c, n)]
+        rows = catalog.passage_scores(query, depth, doc_ids, [o.row for o in owners.values()])
+        known = {owner.row for owner in owners.values()}
+        lexical_only = catalog.owners_by_row([row for row in rows if row not in known])
+        owners |= {owner.chunk_id: owner for owner in lexical_only.values()}
+        lexical = {c: rows[owner.row] for c, owner in owners.items() if owner.row in rows}
+        unscored = [v for o in lexical_only.values() for v in vector_ids(o.chunk_id, o.vectors)]
         dense |= self.index.vectors.similarities(vector, unscored)
-        lexical |= catalog.lexical_scores(query, [c for c in dense if c not in lexical])
-        documents = catalog.document_scores(query, sorted(set(owners.values())))
-        document = {c: documents[doc] for c, doc in owners.items() if doc in documents}
+        documents = catalog.document_scores(query, sorted({o.doc_id for o in owners.values()}))
+        document = {c: documents[o.doc_id] for c, o in owners.items() if o.doc_id in documents}
         return Candidates(dense, lexical, document)
 
     def _vector(self, query: str) -> np.ndarray:
@@ -136,14 +137,14 @@ class Searcher:
 
     def _dense(
         self, vector: np.ndarray, k: int, doc_ids: list[str] | None
-    ) -> tuple[list[tuple[str, float]], dict[str, str]]:
-        """The best `k` vectors whose chunks are live in the catalog, and chunk -> document.
+    ) -> tuple[list[tuple[str, float]], dict[str, Owner]]:
+        """The best `k` vectors whose chunks are live in the catalog, and their owners.
         Vectors of a document being replaced, or orphans of a crash awaiting clean-up,
         are skipped."""
         found = self.index.vectors.query(vector, k + 8, doc_ids)
         owners = self.index.catalog.chunk_owners([chunk_id for chunk_id, _ in found])
         live = [(cid, score) for cid, score in found if cid in owners][:k]
-        return live, {cid: owners[cid][0] for cid, _ in live}
+        return live, {cid: owners[cid] for cid, _ in live}
 
     def _doc_ids(self, pattern: str | None, collections: frozenset[str] | None) -> list[str] | None:
         """The documents a search is restricted to (both retrievers filter inside, so `k`

@@ -90,7 +90,10 @@ def test_quick_bench_search_latencies(quick_run):
         assert set(modes) == {"hybrid", "dense", "lexical"}
         for stats in modes.values():
             assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
-    assert quick_run[0]["indexes"]["synthetic_10k"]["chunks"] == 10_000
+            assert 0 < stats["cpu_p50_ms"] <= stats["cpu_p95_ms"]
+    synthetic = quick_run[0]["indexes"]["synthetic_10k"]
+    assert synthetic["chunks"] == 10_000
+    assert set(synthetic["hybrid_lexical_side"]) == {"previous", "now"}
 
 
 @pytest.mark.slow

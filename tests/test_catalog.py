@@ -84,7 +84,8 @@ def test_an_index_of_the_previous_release_opens_and_migrates(tmp_path):
         assert rows["d1-a-0"].locator == Locator("page", "3")
         assert rows["d1-a-1"].locator is None
         assert (rows["d1-a-0"].text, rows["d1-a-1"].heading) == ("Net sales grew.", "Notes")
-        assert catalog.chunk_owners(["d1-a-0"]) == {"d1-a-0": ("d1", 2)}
+        owner = catalog.chunk_owners(["d1-a-0"])["d1-a-0"]
+        assert (owner.doc_id, owner.vectors) == ("d1", 2)
         assert catalog.documents()[0] == DocumentRecord(
             "d1", "/docs", "report.pdf", 10, 1, "h1", "Report", None, 1.0
         )
