@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from kb.collections import DEFAULT_COLLECTION, is_scratch
+from kb.collections import DEFAULT_COLLECTION, SCRATCH_PREFIX, is_scratch
 from kb.lexical import bm25_rows, query_terms
 from kb.schema import MIGRATIONS
-from kb.types import LOCATOR_KINDS, Locator
+from kb.types import LOCATOR_KINDS, DocFilter, Locator
 from kb.vectors import chunk_of, vector_ids
 
 
@@ -180,6 +180,12 @@ class Catalog:
         """Every collection that has documents, the scratch spaces included."""
         return {row[0] for row in self.db.execute("SELECT DISTINCT collection FROM documents")}
 
+    def scratch_doc_ids(self) -> tuple[str, ...]:
+        """The documents of every thread's scratch space (few; found through the index)."""
+        after = SCRATCH_PREFIX[:-1] + chr(ord(SCRATCH_PREFIX[-1]) + 1)
+        sql = "SELECT doc_id FROM documents WHERE collection >= ? AND collection < ?"
+        return tuple(row[0] for row in self.db.execute(sql, (SCRATCH_PREFIX, after)))
+
     def move_root(self, root: str, collection: str) -> None:
         """Put every document of an ingested root in `collection`."""
         with self.transaction() as db:
@@ -323,22 +329,21 @@ class Catalog:
             yield from self._named(sql, batch) if named else self.db.execute(sql, batch)
 
     def lexical_search(
-        self, query: str, limit: int, doc_ids: list[str] | None = None
+        self, query: str, limit: int, within: DocFilter | None = None
     ) -> list[tuple[str, float]]:
         """The best `limit` (chunk id, BM25 score), optionally within some documents."""
-        scores = self.passage_scores(query, limit, doc_ids)
+        scores = self.passage_scores(query, limit, within)
         owners = self.owners_by_row(list(scores))
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         return [(owners[row].chunk_id, score) for row, score in ranked if row in owners]
 
     def passage_scores(
-        self, query: str, limit: int, doc_ids: list[str] | None = None, also: Iterable[int] = ()
+        self, query: str, limit: int, within: DocFilter | None = None, also: Iterable[int] = ()
     ) -> dict[int, float]:
         """Chunk row id -> BM25 of the best `limit` chunks (within some documents) and of
         the chunks `also` that share a term with the query, in one pass."""
-        if doc_ids == []:
+        if within is not None and within.admits_nothing:
             return {}
-        within = json.dumps(doc_ids) if doc_ids is not None else None
         return bm25_rows(self.db, "chunks_fts", query_terms(query), limit, also, within)
 
     def document_scores(self, query: str, doc_ids: list[str]) -> dict[str, float]:

@@ -22,6 +22,8 @@ import re
 import sqlite3
 from collections.abc import Iterable
 
+from kb.types import DocFilter
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 K1 = 1.2  # FTS5's bm25() constant
 # Rows a search scores at most (beyond the rows it was asked to score), ~25 ms here: the
@@ -53,11 +55,11 @@ def bm25_rows(
     terms: list[str],
     limit: int,
     also: Iterable[int] = (),
-    within: str | None = None,
+    within: DocFilter | None = None,
 ) -> dict[int, float]:
     """Rowid -> BM25 of the best `limit` rows of the FTS5 `table` and of the rows `also`
-    (those holding a query term). `within`: a JSON list of document ids whose chunks alone
-    count (`table` keyed by chunk row ids)."""
+    (those holding a query term). `within`: the documents whose chunks alone count
+    (`table` keyed by chunk row ids)."""
     if not terms:
         return {}
     essential = _essential(db, table, terms, limit, within) if limit else []
@@ -72,7 +74,7 @@ def bm25_rows(
         "all": _match(terms),
         "essential": _match(essential),
         "also": json.dumps(sorted(set(also))),
-        "within": within,
+        "within": _ids(within),
         "limit": limit,
     }
     sql = (
@@ -84,7 +86,7 @@ def bm25_rows(
 
 
 def _essential(
-    db: sqlite3.Connection, table: str, terms: list[str], limit: int, within: str | None
+    db: sqlite3.Connection, table: str, terms: list[str], limit: int, within: DocFilter | None
 ) -> list[str]:
     """The terms a row must hold one of to be scored: all of them while their rows fit
     the budget; else the rarest ones such that a row holding none of them cannot be
@@ -120,7 +122,7 @@ def _rarest(by_rarity: list[str], counts: dict[str, int], budget: int, limit: in
 
 
 def _lower_bound(
-    db: sqlite3.Connection, table: str, probe: list[str], limit: int, within: str | None
+    db: sqlite3.Connection, table: str, probe: list[str], limit: int, within: DocFilter | None
 ) -> float:
     """A score at least `limit` rows reach: the `limit`-th best BM25 share of the probe
     terms (a row's full score is at least its share of some of the terms); 0 when fewer
@@ -129,7 +131,7 @@ def _lower_bound(
         f"SELECT -bm25({table}) AS score FROM {table} WHERE {table} MATCH :probe{_within(within)}"
         " ORDER BY score DESC LIMIT 1 OFFSET :offset"
     )
-    row = db.execute(sql, {"probe": _match(probe), "within": within, "offset": limit - 1})
+    row = db.execute(sql, {"probe": _match(probe), "within": _ids(within), "offset": limit - 1})
     found = row.fetchone()
     return float(found[0]) if found else 0.0
 
@@ -147,13 +149,18 @@ def _count(db: sqlite3.Connection, table: str, term: str) -> int:
     return int(db.execute(sql, (_match([term]),)).fetchone()[0])
 
 
-def _within(within: str | None) -> str:
+def _within(within: DocFilter | None) -> str:
     if within is None:
         return ""
+    inside = "NOT IN" if within.excluded else "IN"
     return (
         " AND +rowid IN (SELECT id FROM chunks"
-        " WHERE doc_id IN (SELECT value FROM json_each(:within)))"
+        f" WHERE doc_id {inside} (SELECT value FROM json_each(:within)))"
     )
+
+
+def _ids(within: DocFilter | None) -> str | None:
+    return None if within is None else json.dumps(within.ids)
 
 
 def _match(terms: list[str]) -> str:

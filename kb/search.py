@@ -14,7 +14,7 @@ from kb.catalog import ChunkRow, Owner
 from kb.collections import is_scratch
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
-from kb.types import Hit, SearchMode
+from kb.types import DocFilter, Hit, SearchMode
 from kb.vectors import vector_ids
 
 
@@ -106,22 +106,22 @@ class Searcher:
         query = _encodable(query)
         if not query.strip() or k <= 0:
             return []
-        doc_ids = self._doc_ids(source, collections)
+        within = self._filter(source, collections)
         if mode is SearchMode.LEXICAL:
-            return self.index.catalog.lexical_search(query, k, doc_ids)
+            return self.index.catalog.lexical_search(query, k, within)
         if mode is SearchMode.DENSE:
-            found, _ = self._dense(self._vector(query), k, doc_ids)
+            found, _ = self._dense(self._vector(query), k, within)
             return found
-        candidates = self.candidates(query, max(k, self.fusion.depth), doc_ids)
+        candidates = self.candidates(query, max(k, self.fusion.depth), within)
         return fuse(candidates, self.fusion)[:k]
 
-    def candidates(self, query: str, depth: int, doc_ids: list[str] | None = None) -> Candidates:
+    def candidates(self, query: str, depth: int, within: DocFilter | None = None) -> Candidates:
         """The top `depth` passages of each retriever, each scored on every side."""
         catalog = self.index.catalog
         vector = self._vector(query)
-        found, owners = self._dense(vector, depth, doc_ids)
+        found, owners = self._dense(vector, depth, within)
         dense = dict(found)
-        rows = catalog.passage_scores(query, depth, doc_ids, [o.row for o in owners.values()])
+        rows = catalog.passage_scores(query, depth, within, [o.row for o in owners.values()])
         known = {owner.row for owner in owners.values()}
         lexical_only = catalog.owners_by_row([row for row in rows if row not in known])
         owners |= {owner.chunk_id: owner for owner in lexical_only.values()}
@@ -136,37 +136,40 @@ class Searcher:
         return np.asarray(self.embedder.embed([query])[0])
 
     def _dense(
-        self, vector: np.ndarray, k: int, doc_ids: list[str] | None
+        self, vector: np.ndarray, k: int, within: DocFilter | None
     ) -> tuple[list[tuple[str, float]], dict[str, Owner]]:
         """The best `k` vectors whose chunks are live in the catalog, and their owners.
         Vectors of a document being replaced, or orphans of a crash awaiting clean-up,
         are skipped."""
-        found = self.index.vectors.query(vector, k + 8, doc_ids)
+        found = self.index.vectors.query(vector, k + 8, within)
         owners = self.index.catalog.chunk_owners([chunk_id for chunk_id, _ in found])
         live = [(cid, score) for cid, score in found if cid in owners][:k]
         return live, {cid: owners[cid] for cid, _ in live}
 
-    def _doc_ids(self, pattern: str | None, collections: frozenset[str] | None) -> list[str] | None:
+    def _filter(self, pattern: str | None, collections: frozenset[str] | None) -> DocFilter | None:
         """The documents a search is restricted to (both retrievers filter inside, so `k`
         is still filled); None: no restriction. A thread's scratch space is searched only
-        when it is named: "every collection" leaves them out."""
+        when it is named: "every collection" leaves its (few) documents out."""
+        catalog = self.index.catalog
+        if collections is None and not pattern:
+            scratch = catalog.scratch_doc_ids()
+            return DocFilter(scratch, excluded=True) if scratch else None
         if collections is None:
             collections = self._listed()
-        if not pattern and collections is None:
-            return None
-        return [
-            doc.doc_id
-            for doc in self.index.catalog.documents(collections=collections)
-            if not pattern
-            or fnmatch.fnmatch(doc.path, pattern)
-            or fnmatch.fnmatch(doc.path.rsplit("/", 1)[-1], pattern)
-        ]
+        chosen = catalog.documents(collections=collections)
+        return DocFilter(
+            tuple(
+                doc.doc_id
+                for doc in chosen
+                if not pattern
+                or fnmatch.fnmatch(doc.path, pattern)
+                or fnmatch.fnmatch(doc.path.rsplit("/", 1)[-1], pattern)
+            )
+        )
 
-    def _listed(self) -> frozenset[str] | None:
-        """Every collection but the scratch spaces; None when there is none of those."""
+    def _listed(self) -> frozenset[str]:
+        """Every collection but the scratch spaces."""
         names = self.index.catalog.collection_names()
-        if not any(is_scratch(name) for name in names):
-            return None
         return frozenset(name for name in names if not is_scratch(name))
 
 

@@ -16,6 +16,20 @@ LOCATOR_KINDS: tuple[LocatorKind, ...] = ("page", "slide", "sheet", "chapter", "
 
 
 @dataclass(frozen=True)
+class DocFilter:
+    """The documents a search may return: those in `ids` or, when `excluded`, all but them.
+    Excluding a few (a thread's attachments) costs little where listing every other
+    document would cost a filter as long as the index."""
+
+    ids: tuple[str, ...]
+    excluded: bool = False
+
+    @property
+    def admits_nothing(self) -> bool:
+        return not self.ids and not self.excluded
+
+
+@dataclass(frozen=True)
 class Locator:
     """Where in its file a passage sits, as precisely as the format allows: a PDF page, a
     slide, a sheet range ("Budget!A12:D40"), an e-book chapter, a mail message, a notebook

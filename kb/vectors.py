@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from kb.types import DocFilter
+
 if TYPE_CHECKING:
     from chromadb.api.collection_configuration import CreateHNSWConfiguration
     from chromadb.base_types import Where
@@ -73,17 +75,15 @@ class VectorStore:
             self._collection.delete(ids=ids[start : start + self._batch])
 
     def query(
-        self, vector: np.ndarray, limit: int, doc_ids: list[str] | None = None
+        self, vector: np.ndarray, limit: int, within: DocFilter | None = None
     ) -> list[tuple[str, float]]:
         """Up to `limit` (chunk id, cosine similarity of its best vector), best first."""
-        if doc_ids == []:
+        if within is not None and within.admits_nothing:
             return []
-        # mypy cannot infer Chroma's union of literal-keyed filter dicts from a literal
-        where = cast("Where", {"doc_id": {"$in": doc_ids}}) if doc_ids is not None else None
         result = self._collection.query(  # fewer stored than asked for: returns them all
             query_embeddings=[vector],
             n_results=limit * OVERFETCH,
-            where=where,
+            where=_where(within),
             include=["distances"],
         )
         distances = result["distances"] or [[]]  # asked for, so always present
@@ -106,6 +106,14 @@ class VectorStore:
     def close(self) -> None:
         """Release this client; Chroma stops the path's system with its last client."""
         self._client.close()  # type: ignore[attr-defined]  # on every client, not in ClientAPI
+
+
+def _where(within: DocFilter | None) -> "Where | None":
+    # mypy cannot infer Chroma's union of literal-keyed filter dicts from a literal
+    if within is None:
+        return None
+    operator = "$nin" if within.excluded else "$in"
+    return cast("Where", {"doc_id": {operator: list(within.ids)}})
 
 
 def release_vector_stores() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kb.catalog import Catalog, DocumentRecord, NewChunk
 from kb.schema import MIGRATIONS
-from kb.types import Locator
+from kb.types import DocFilter, Locator
 
 # The schema of the previous release, as its migrations created it (one script each).
 OLD_MIGRATIONS = {
@@ -150,7 +150,7 @@ def test_a_source_filter_over_more_documents_than_sqlite_binds(tmp_path):
             word = "walrus" if n % 2 else "pelican"
             catalog.replace_chunks(db, doc_id, [NewChunk(f"c{n}", "Note", "", None, word, 1)])
     kept = [n for n in range(40_000) if n % 10]  # 36,000 documents match the filter
-    found = catalog.lexical_search("walrus pelican", 50, [f"d{n}" for n in kept])
+    found = catalog.lexical_search("walrus pelican", 50, DocFilter(tuple(f"d{n}" for n in kept)))
     assert len(found) == 50
     assert {chunk_id for chunk_id, _ in found} <= {f"c{n}" for n in kept}
     catalog.close()

@@ -8,6 +8,7 @@ import pytest
 
 from kb import lexical
 from kb.catalog import Catalog, DocumentRecord, NewChunk
+from kb.types import DocFilter
 
 WORDS = [f"w{n}x" for n in range(60)]
 
@@ -85,6 +86,14 @@ def test_a_bounded_search_still_fills_its_top(catalog, monkeypatch):
     """With a budget below what the rarest term alone holds, the top is still full and
     holds only rows with a query term, within the filter."""
     monkeypatch.setattr(lexical, "SCORED_ROWS", 5)
-    found = catalog.lexical_search("common frequent w2x", 20, ["d1", "d2"])
+    found = catalog.lexical_search("common frequent w2x", 20, DocFilter(("d1", "d2")))
     assert len(found) == 20
     assert all(chunk_id.split("-")[0] in {"d1", "d2"} for chunk_id, _ in found)
+
+
+def test_an_excluding_filter_leaves_those_documents_out_and_fills_the_top(catalog):
+    """A thread's attachments are left out of "every collection" by excluding their few
+    documents, not by listing every other one."""
+    found = catalog.lexical_search("common frequent w2x", 20, DocFilter(("d1",), excluded=True))
+    assert len(found) == 20
+    assert all(not chunk_id.startswith("d1-") for chunk_id, _ in found)
