@@ -13,7 +13,6 @@ thread's scratch folder (server.scratch), and it is deleted with its thread.
 
 import hashlib
 import os
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,11 +29,9 @@ from pydantic import AnyUrl
 
 from ingest.loaders import SUPPORTED_SUFFIXES
 from server.context import RequestContext
+from server.names import safe_parts
 from server.preflight import RequestRefused
 from server.store import SQLStore
-
-MAX_NAME_BYTES = 120  # well under every file system's 255-byte limit, suffix included
-FORBIDDEN = frozenset('/\\<>:"|?*')  # folder separators, and what Windows refuses
 
 
 def user_key(user_id: str) -> str:
@@ -43,26 +40,16 @@ def user_key(user_id: str) -> str:
 
 
 def safe_name(name: str) -> str:
-    """The last part of `name`, printable, without leading dots, at most MAX_NAME_BYTES;
-    raises RequestRefused (415) for a type the loaders cannot read."""
-    base = unicodedata.normalize("NFC", name.replace("\\", "/")).rsplit("/", 1)[-1]
-    kept = "".join(
-        " " if c.isspace() else c
-        for c in base
-        if c.isspace() or (c.isprintable() and c not in FORBIDDEN)
-    )
-    cleaned = " ".join(kept.split()).lstrip(". ").rstrip(". ")
-    stem, dot, suffix = cleaned.rpartition(".")
-    if not dot or not stem:
-        stem, suffix = cleaned, ""
-    suffix = f".{suffix.lower()}" if suffix else ""
+    """The last part of `name`, cleaned as every stored name is (server/names.py), its
+    suffix in lower case; raises RequestRefused (415) for a type the loaders cannot read."""
+    parts = safe_parts(name)
+    stem, suffix = os.path.splitext(parts[-1] if parts else "")
+    suffix = suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
         shown = suffix or "(no extension)"
         raise RequestRefused(415, f"{shown} files cannot be attached; attach one of {kinds}")
-    room = MAX_NAME_BYTES - len(suffix.encode())
-    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(". ") or "attachment"
-    return stem + suffix
+    return (stem or "attachment") + suffix
 
 
 class AttachmentFiles(AttachmentStore[RequestContext]):

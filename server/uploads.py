@@ -1,16 +1,13 @@
 """Files uploaded in the browser, stored under `<data dir>/uploads/<collection>/`.
 
 Each collection's upload folder is an ingest root of its own, synced by a job
-(server/syncs.py). Names are sanitised component by component (no `..`, no absolute path,
-no control or bidi characters, no hidden names, at most MAX_NAME_BYTES each), so nothing
+(server/syncs.py). Names are sanitised component by component (server/names.py), so nothing
 is ever written outside that folder. A file is first written whole to `uploads/.partial/`
 and then linked into place under its final name: a sync never reads half a file, and of
 two uploads of one name neither overwrites the other (the second is `name (1).ext`).
 """
 
 import os
-import re
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
@@ -19,10 +16,9 @@ from ingest.loaders import SUPPORTED_SUFFIXES
 from kb.collections import check_collection, is_scratch
 from kb.errors import KBError
 from server.errors import HTTPError
+from server.names import safe_parts
 
-MAX_NAME_BYTES = 120  # per path component, in UTF-8
 MAX_DEPTH = 8  # sub-folders kept from a folder upload
-UNSAFE = re.compile(r'[<>:"|?*]')
 
 
 def upload_collection(name: str) -> str:
@@ -40,27 +36,10 @@ def upload_collection(name: str) -> str:
 def safe_path(name: str) -> str:
     """`name` (a file name, or a relative path from a folder upload) as a relative path that
     stays inside the folder it is stored in."""
-    parts = [_safe_part(part) for part in re.split(r"[/\\]+", name)]
-    kept = [part for part in parts if part]
+    kept = safe_parts(name)
     if not kept:
         raise HTTPError(400, "the file name is empty once unsafe characters are removed")
     return "/".join([*kept[:-1][-MAX_DEPTH:], kept[-1]])
-
-
-def _safe_part(part: str) -> str:
-    part = unicodedata.normalize("NFC", part)
-    part = "".join(ch for ch in part if ch.isprintable())  # controls, NUL, bidi, surrogates
-    part = UNSAFE.sub("_", part).strip(" .")  # no ".", "..", hidden or trailing-dot names
-    return _shorten(part)
-
-
-def _shorten(part: str) -> str:
-    if len(part.encode()) <= MAX_NAME_BYTES:
-        return part
-    stem, suffix = os.path.splitext(part)
-    suffix = suffix if len(suffix.encode()) <= 16 else ""
-    room = MAX_NAME_BYTES - len(suffix.encode())
-    return stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .") + suffix
 
 
 def check_type(path: str) -> None:
