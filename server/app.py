@@ -31,7 +31,7 @@ from server.identity import Caller, request_context
 from server.index_api import add_index_routes
 from server.library import add_library_routes
 from server.preflight import RequestRefused, describe
-from server.services import ChatServices, open_server
+from server.services import open_server, services_of
 
 STATIC = Path(__file__).parent / "static"
 
@@ -84,7 +84,7 @@ def _api(settings: Settings) -> list[APIRouter]:
 
     @router.post("/chatkit")
     async def chatkit(request: Request, context: Caller) -> Response:
-        services = _services(request)
+        services = services_of(request)
         _require_json(request)
         body = await _read_body(request, settings.max_request_kb * 1024)
         try:
@@ -100,7 +100,7 @@ def _api(settings: Settings) -> list[APIRouter]:
     @router.get("/api/status")
     async def status(request: Request, context: Caller) -> dict[str, Any]:
         """Counts of the collections the caller may read."""
-        services = _services(request)
+        services = services_of(request)
         readable = await services.access.readable(context)
         found = await asyncio.to_thread(
             services.live.read, lambda index: IndexStatus.of(settings, index.catalog, readable)
@@ -110,7 +110,7 @@ def _api(settings: Settings) -> list[APIRouter]:
     @router.get("/api/me")
     async def me(request: Request, context: Caller) -> dict[str, Any]:
         """Who the server takes the caller for (the UI shows the name)."""
-        multi_user = await _services(request).identity.multi_user()
+        multi_user = await services_of(request).identity.multi_user()
         groups = sorted(context.groups)
         return {
             "user": context.user_id,
@@ -124,7 +124,7 @@ def _api(settings: Settings) -> list[APIRouter]:
         thread_id: str, request: Request, context: Caller
     ) -> dict[str, Any]:
         """The records of the searches made in one of the caller's threads."""
-        store = _services(request).store
+        store = services_of(request).store
         try:
             records = await store.load_tool_calls(thread_id, context)
         except NotFoundError as error:
@@ -134,7 +134,7 @@ def _api(settings: Settings) -> list[APIRouter]:
     @router.get("/api/threads/{thread_id}/feedback")
     async def thread_feedback(thread_id: str, request: Request, context: Caller) -> dict[str, Any]:
         """Item id -> the feedback the caller gave on it, in one of their threads."""
-        store = _services(request).store
+        store = services_of(request).store
         try:
             return {"data": await store.load_feedback(thread_id, context)}
         except NotFoundError as error:
@@ -145,11 +145,6 @@ def _api(settings: Settings) -> list[APIRouter]:
     add_library_routes(router)
     add_document_routes(router, open_router)
     return [router, open_router]
-
-
-def _services(request: Request) -> ChatServices:
-    services: ChatServices = request.app.state.services
-    return services
 
 
 def _require_json(request: Request) -> None:

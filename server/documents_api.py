@@ -21,7 +21,7 @@ from server.access import Action
 from server.errors import HTTPError
 from server.guard import FILE_POLICY
 from server.identity import Caller, request_context
-from server.services import ChatServices
+from server.services import ChatServices, services_of
 
 # Served inline; any other type (Word, PowerPoint, Excel, e-books, mail) is a download.
 BROWSER_SHOWS = {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif"}
@@ -32,7 +32,7 @@ def add_document_routes(router: APIRouter, open_router: APIRouter) -> None:
 
     @router.get("/api/chunks/{chunk_id}")
     async def chunk(chunk_id: str, request: Request, context: Caller) -> dict[str, Any]:
-        services = _services(request)
+        services = services_of(request)
         row = await _chunk(services, chunk_id)
         await services.access.require(context, Action.READ, row.collection)
         return {
@@ -49,7 +49,7 @@ def add_document_routes(router: APIRouter, open_router: APIRouter) -> None:
     @router.post("/api/documents/{doc_id}/link")
     async def link(doc_id: str, request: Request, context: Caller) -> dict[str, str]:
         """A short-lived URL of the original file for the caller (to open in a new tab)."""
-        services = _services(request)
+        services = services_of(request)
         record = await _document(services, doc_id)
         await services.access.require(context, Action.READ, record.collection)
         return {"url": services.links.url(doc_id, context.user_id)}
@@ -62,7 +62,7 @@ def add_document_routes(router: APIRouter, open_router: APIRouter) -> None:
         exp: Annotated[int | None, Query()] = None,
         sig: Annotated[str | None, Query(max_length=128)] = None,
     ) -> Response:
-        services = _services(request)
+        services = services_of(request)
         if user is not None and exp is not None and sig is not None:
             services.links.check(doc_id, user, exp, sig)  # access was checked when signed
             record = await _document(services, doc_id)
@@ -123,8 +123,3 @@ def _disposition(filename: str, inline: bool) -> str:
     if quoted == filename:
         return f'{kind}; filename="{filename}"'
     return f"{kind}; filename*=utf-8''{quoted}"
-
-
-def _services(request: Request) -> ChatServices:
-    services: ChatServices = request.app.state.services
-    return services

@@ -24,7 +24,7 @@ from server.access import Action, within
 from server.errors import HTTPError
 from server.identity import Caller
 from server.jobs import FINISHED, IngestRequest, JobRunner, JobView
-from server.services import ChatServices
+from server.services import services_of
 
 POLL_S = 0.1  # how often a progress stream looks for news
 HEARTBEAT_S = 5.0  # a line at least this often, so a waiting client knows we are alive
@@ -47,7 +47,7 @@ def add_index_routes(router: APIRouter) -> None:
     async def search(
         body: SearchRequest, request: Request, context: Caller
     ) -> list[dict[str, Any]]:
-        services = _services(request)
+        services = services_of(request)
         if body.as_user is not None:
             await services.access.require(context, Action.ADMIN, "*")
             context = await services.identity.person(body.as_user, frozenset())
@@ -66,7 +66,7 @@ def add_index_routes(router: APIRouter) -> None:
     @router.get("/api/collections")
     async def collections(request: Request, context: Caller) -> dict[str, Any]:
         """The collections the caller may read, with their documents and chunks."""
-        services = _services(request)
+        services = services_of(request)
         readable = await services.access.readable(context)
         found = await asyncio.to_thread(services.live.read, lambda i: i.catalog.collections())
         shown = [c for c in found if readable is None or c.name in readable]
@@ -76,7 +76,7 @@ def add_index_routes(router: APIRouter) -> None:
 
     @router.post("/api/jobs", status_code=202, dependencies=local)
     async def submit(body: IngestRequest, request: Request, context: Caller) -> dict[str, Any]:
-        await _services(request).access.require(context, Action.WRITE, body.collection)
+        await services_of(request).access.require(context, Action.WRITE, body.collection)
         root = Path(body.root)
         if not root.is_absolute():
             raise HTTPError(400, f"root must be an absolute path, not {body.root!r}")
@@ -132,11 +132,6 @@ def _from_this_machine(request: Request) -> None:
         local = False
     if not local:
         raise HTTPError(403, "ingest jobs are accepted from this machine only")
-
-
-def _services(request: Request) -> ChatServices:
-    services: ChatServices = request.app.state.services
-    return services
 
 
 def _jobs(request: Request) -> JobRunner:

@@ -45,7 +45,7 @@ from server.library_models import (
     LibraryPage,
     UploadView,
 )
-from server.services import ChatServices, LibraryServices
+from server.services import LibraryServices, services_of
 from server.tracker import Upload
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ PENDING: tuple[DocumentStatus, ...] = ("queued", "indexing", "skipped")
 def add_library_routes(router: APIRouter) -> None:
     @router.get("/api/library/info")
     async def info(request: Request, context: Caller) -> LibraryInfo:
-        library, access = _library(request), _services(request).access
+        library, access = _library(request), services_of(request).access
         counted = await _read(request, lambda c: [found.name for found in c.collections()])
         known = sorted({DEFAULT_COLLECTION, *counted})
         readable, writable = await access.readable(context), await access.writable(context)
@@ -79,7 +79,7 @@ def add_library_routes(router: APIRouter) -> None:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> LibraryPage:
         library = _library(request)
-        readable = await _services(request).access.readable(context)
+        readable = await services_of(request).access.readable(context)
         pending = await _pending(request, q, status, collection, readable)
         shown = pending[offset : offset + limit]
         query = LibraryQuery(
@@ -148,7 +148,7 @@ def add_library_routes(router: APIRouter) -> None:
         library = _library(request)
         folder = library.upload_folder
         root = folder.folder(collection)  # a bad name: 400 before the body is read
-        await _services(request).access.require(context, Action.WRITE, collection)
+        await services_of(request).access.require(context, Action.WRITE, collection)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > folder.max_bytes:
             raise folder.too_large(int(declared))
@@ -182,13 +182,13 @@ def add_library_routes(router: APIRouter) -> None:
         view = _library(request).syncs.jobs.view(job_id)
         if view is None:
             raise HTTPError(404, f"no job {job_id}")
-        await _services(request).access.require(context, Action.READ, view.request.collection)
+        await services_of(request).access.require(context, Action.READ, view.request.collection)
         return JobSummary.of(view)
 
     @router.get("/api/library/folders")
     async def folders(request: Request, context: Caller) -> list[FolderView]:
         library = _library(request)
-        readable = await _services(request).access.readable(context)
+        readable = await services_of(request).access.readable(context)
         counts = await _read(request, folder_counts)
         watched = {str(folder.path): folder.collection for folder in library.watcher.folders}
         found = {root: collection for root, (collection, _) in counts.items()}
@@ -272,7 +272,7 @@ async def _upload(
 async def _allowed(
     request: Request, context: RequestContext, action: Action, collection: str, missing: str
 ) -> None:
-    access = _services(request).access
+    access = services_of(request).access
     readable = await access.readable(context)
     if readable is not None and collection not in readable:
         raise HTTPError(404, missing)
@@ -280,13 +280,8 @@ async def _allowed(
 
 
 async def _read(request: Request, use: Callable[[Catalog], T]) -> T:
-    live = _services(request).live
+    live = services_of(request).live
     return await asyncio.to_thread(live.read, lambda index: use(index.catalog))
-
-
-def _services(request: Request) -> ChatServices:
-    services: ChatServices = request.app.state.services
-    return services
 
 
 def _library(request: Request) -> LibraryServices:

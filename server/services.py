@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents import Model
+from starlette.requests import Request
 
 from ingest.pipeline import IngestOptions, ingest_folder, ingest_into
 from ingest.progress import IngestProgress
@@ -160,3 +161,9 @@ def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Wor
         return report
 
     return work
+
+
+def services_of(request: Request) -> ChatServices:
+    """The services of the app serving `request` (set up by its lifespan)."""
+    services: ChatServices = request.app.state.services
+    return services
