@@ -5,23 +5,13 @@ import { ChatKitClient } from "../src/client";
 import { Controller } from "../src/controller";
 import { App } from "../src/ui/App";
 import { FakeServer } from "./fake-server";
-import { memoryStorage, tick } from "./helpers";
+import { byTestId, memoryStorage, settle, tick } from "./helpers";
 
 let root: HTMLElement;
 let server: FakeServer;
 let controller: Controller;
 
-const $ = (testid: string) => root.querySelector<HTMLElement>(`[data-testid='${testid}']`);
-const $$ = (testid: string) => [...root.querySelectorAll<HTMLElement>(`[data-testid='${testid}']`)];
-
-async function settle(check: () => boolean) {
-  for (let i = 0; i < 200 && !check(); i++) {
-    await act(async () => {
-      await tick(5);
-    });
-  }
-  expect(check()).toBe(true);
-}
+const { $, $$ } = byTestId(() => root);
 
 async function type(text: string) {
   const box = $("composer") as HTMLTextAreaElement;

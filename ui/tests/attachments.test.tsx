@@ -6,21 +6,11 @@ import { Controller, type DraftAttachment } from "../src/controller";
 import { App } from "../src/ui/App";
 import { AttachmentChip } from "../src/ui/AttachmentChip";
 import { FakeServer } from "./fake-server";
-import { memoryStorage, tick } from "./helpers";
+import { byTestId, memoryStorage, settle, tick } from "./helpers";
 
 let root: HTMLElement;
 
-const $ = (testid: string) => root.querySelector<HTMLElement>(`[data-testid='${testid}']`);
-const $$ = (testid: string) => [...root.querySelectorAll<HTMLElement>(`[data-testid='${testid}']`)];
-
-async function settle(check: () => boolean) {
-  for (let i = 0; i < 200 && !check(); i++) {
-    await act(async () => {
-      await tick(5);
-    });
-  }
-  expect(check()).toBe(true);
-}
+const { $, $$ } = byTestId(() => root);
 
 const chip = (change: Partial<DraftAttachment> = {}): DraftAttachment => ({
   key: "1",

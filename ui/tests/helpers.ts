@@ -1,4 +1,6 @@
 /** Test doubles at the network edge: a scripted fetch that records requests. */
+import { act } from "preact/test-utils";
+import { expect } from "vitest";
 import type { Locator, ThreadStreamEvent, ToolCallRecord } from "../src/protocol";
 
 export interface Recorded {
@@ -212,4 +214,23 @@ export function searchRecord(threadId: string, workflowId: string, firstRank = 1
 
 export function tick(ms = 0): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `$` and `$$` by data-testid under the rendered root (read when called). */
+export function byTestId(root: () => HTMLElement) {
+  const selector = (testid: string) => `[data-testid='${testid}']`;
+  return {
+    $: (testid: string) => root().querySelector<HTMLElement>(selector(testid)),
+    $$: (testid: string) => [...root().querySelectorAll<HTMLElement>(selector(testid))],
+  };
+}
+
+/** Lets the UI run until `check` holds (or fails the test after `rounds` short waits). */
+export async function settle(check: () => boolean, rounds = 300) {
+  for (let i = 0; i < rounds && !check(); i++) {
+    await act(async () => {
+      await tick(5);
+    });
+  }
+  expect(check()).toBe(true);
 }

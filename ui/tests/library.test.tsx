@@ -6,7 +6,7 @@ import { ChatKitClient } from "../src/client";
 import { LibraryController } from "../src/library/controller";
 import type { JobSummary, LibraryDocument, UploadView } from "../src/library/types";
 import { Library } from "../src/ui/Library";
-import { type Recorded, fakeFetch, json, memoryStorage, tick } from "./helpers";
+import { byTestId, fakeFetch, json, memoryStorage, settle, type Recorded } from "./helpers";
 
 function doc(n: number, change: Partial<LibraryDocument> = {}): LibraryDocument {
   return {
@@ -108,17 +108,7 @@ let root: HTMLElement;
 let server: FakeLibrary;
 let library: LibraryController;
 
-const $ = (testid: string) => root.querySelector<HTMLElement>(`[data-testid='${testid}']`);
-const $$ = (testid: string) => [...root.querySelectorAll<HTMLElement>(`[data-testid='${testid}']`)];
-
-async function settle(check: () => boolean) {
-  for (let i = 0; i < 300 && !check(); i++) {
-    await act(async () => {
-      await tick(5);
-    });
-  }
-  expect(check()).toBe(true);
-}
+const { $, $$ } = byTestId(() => root);
 
 async function choose(testid: string, value: string) {
   const select = $(testid) as HTMLSelectElement;
