@@ -172,6 +172,29 @@ class Settings(BaseSettings):
         description="Largest file a chat message may attach, in MB (never above "
         "`KB_MAX_FILE_MB`); checked before the upload starts.",
     )
+    index_url: str | None = Field(
+        None,
+        description="For a team: the PostgreSQL database holding the catalog and the lexical "
+        "index (BM25), e.g. `postgresql://kb@db-host:5432/kb` (default: SQLite in the data "
+        "dir). Every server process and `kb ingest` on any machine share it.",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="For a team: the Chroma server holding the vectors, e.g. "
+        "`http://chroma-host:8001` (default: an embedded Chroma in the data dir).",
+    )
+    chroma_tenant: str | None = Field(
+        None, description="The Chroma server's tenant (default: Chroma's `default_tenant`)."
+    )
+    chroma_database: str | None = Field(
+        None, description="The Chroma server's database (default: Chroma's `default_database`)."
+    )
+    chroma_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Headers sent to the Chroma server, as JSON (e.g. `{"Authorization": '
+        '"Bearer …"}`): a Chroma server has no authentication of its own, so a proxy in '
+        "front of it checks them.",
+    )
     watch: str | None = Field(
         None,
         description="Folders `kb serve` keeps in sync, comma-separated, each `DIR` or "
@@ -189,6 +212,12 @@ class Settings(BaseSettings):
         """Identities come from configuration (SSO or a proxy); accounts (`kb users`) live
         in the chat database and are checked there."""
         return bool(self.oidc_issuer or self.trusted_user_header)
+
+    @property
+    def shared_index(self) -> bool:
+        """The index lives on servers (PostgreSQL and a Chroma server) that several
+        processes, on several machines, may use at once."""
+        return bool(self.index_url and self.chroma_url)
 
     @property
     def index_dir(self) -> Path:
