@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from evaluation.metrics import percentile
-from kb.catalog import Catalog, Owner
 from kb.embedder import Embedder
-from kb.index import KnowledgeIndex
-from kb.lexical import query_terms
+from kb.index.catalog import Catalog, Owner
+from kb.index.generations import embedded_index
+from kb.index.lexical import query_terms
+from kb.index.vectors import release_vector_stores
 from kb.search import Searcher
 from kb.types import SearchMode
-from kb.vectors import release_vector_stores
 
 TOP_K = 5
 WARM_UP = 3
@@ -25,7 +25,7 @@ WARM_UP = 3
 
 @contextmanager
 def open_index(index_dir: Path, embedder: Embedder) -> Iterator[Searcher]:
-    index = KnowledgeIndex(index_dir, embedder.name)
+    index = embedded_index(index_dir, embedder.name)
     try:
         yield Searcher(index, embedder)
     finally:
@@ -75,12 +75,15 @@ def _previous_lexical(catalog: Catalog, query: str, depth: int, dense: list[str]
         return
     select = (
         "SELECT c.chunk_id, -bm25(chunks_fts) FROM chunks_fts"
-        " JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?"
+        " JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH :match"
     )
-    top = dict(catalog.db.execute(f"{select} ORDER BY rank LIMIT ?", (match, depth)))
+    top = dict(
+        catalog.db.execute(f"{select} ORDER BY rank LIMIT :depth", {"match": match, "depth": depth})
+    )
     rest = json.dumps([chunk_id for chunk_id in dense if chunk_id not in top])
     catalog.db.execute(
-        f"{select} AND c.chunk_id IN (SELECT value FROM json_each(?))", (match, rest)
+        f"{select} AND c.chunk_id IN (SELECT value FROM json_each(:rest))",
+        {"match": match, "rest": rest},
     ).fetchall()
 
 

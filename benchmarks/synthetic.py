@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.catalog import DocumentRecord, NewChunk
-from kb.index import DocumentWrite, KnowledgeIndex
+from kb.index import DocumentWrite
+from kb.index.catalog import DocumentRecord, NewChunk
+from kb.index.generations import embedded_index
 
 DIMENSION = 384
 VOCABULARY = 30_000
@@ -78,7 +79,7 @@ def build_synthetic(index_dir: Path, chunks: int, model_name: str, seed: int = 0
     """Write `chunks` chunks; returns the text generator (for queries)."""
     rng = np.random.default_rng(seed)
     text = ZipfText(rng)
-    index = KnowledgeIndex(index_dir, model_name)
+    index = embedded_index(index_dir, model_name)
     try:
         documents = -(-chunks // CHUNKS_PER_DOCUMENT)
         for first in range(0, documents, DOCUMENTS_PER_WRITE):

@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from kb.catalog import Catalog, CollectionCount
 from kb.embedder import create_embedder
-from kb.generations import active_dir
 from kb.index import KnowledgeIndex
+from kb.index.catalog import Catalog, CollectionCount
+from kb.index.generations import generations_of
 from kb.search import Searcher
 from kb.settings import Settings
 from kb.status import IndexStatus
@@ -25,7 +25,8 @@ def open_searcher(settings: Settings) -> Iterator[Searcher]:
 @contextmanager
 def _catalog(settings: Settings) -> Iterator[Catalog]:
     """The catalog alone (no vectors, no model): what the index holds."""
-    catalog = Catalog(active_dir(settings.index_dir) / "catalog.sqlite")
+    generations = generations_of(settings)
+    catalog = generations.catalog(generations.active())
     try:
         yield catalog
     finally:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from ingest.prepare import Prepared
 from ingest.progress import IngestProgress
-from kb.catalog import DocumentRecord, NewChunk
 from kb.embedder import CachedEmbedder
 from kb.index import DocumentWrite, KnowledgeIndex, NewVersion
+from kb.index.catalog import DocumentRecord, NewChunk
 
 
 class BatchWriter:

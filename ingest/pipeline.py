@@ -10,7 +10,7 @@ size of one file (ingest.batches).
 An ingest runs in the process that holds the data dir's writer lock (kb.writer): `ingest`
 for `kb ingest` without a server, `ingest_into` for the server's jobs, on its open index.
 `--rebuild` first checks that the embedding model works, then builds a new index
-generation beside the one in use and switches to it once complete (kb.generations).
+generation beside the one in use and switches to it once complete (kb.index.generations).
 """
 
 import hashlib
@@ -29,14 +29,14 @@ from ingest.prepare import Prepared, prepare
 from ingest.progress import IngestProgress
 from ingest.report import IngestReport
 from ingest.scan import Failure, FoundFile, Skip, display_path, is_utf8, scan
-from kb.catalog import DocumentRecord
 from kb.collections import DEFAULT_COLLECTION, check_collection
 from kb.embedder import CachedEmbedder, Embedder, create_embedder
 from kb.errors import KBError
-from kb.generations import activate, new_generation, remove_inactive, remove_path
 from kb.index import KnowledgeIndex
+from kb.index.catalog import DocumentRecord
+from kb.index.generations import generations_of
 from kb.settings import Settings
-from kb.writer import writer_lock
+from kb.writer import index_lock
 
 IN_FLIGHT = 8  # files parsed ahead of the embedder
 PROBE_TEXT = "kb: embedding check"
@@ -87,8 +87,8 @@ def ingest(
     """Ingest in this process; fails at once while `kb serve` or another ingest writes."""
     options = IngestOptions(delete, rebuild, dry_run, collection)
     folder = ingest_folder(root)
-    with writer_lock(settings.data_dir, "kb ingest"):
-        remove_inactive(settings.index_dir)  # what a killed rebuild left
+    with index_lock(settings, "kb ingest"):
+        generations_of(settings).remove_inactive()  # what a killed rebuild left
         slot = _LocalSlot(settings)
         try:
             return ingest_into(slot, settings, folder, options, progress, embedder)
@@ -143,13 +143,14 @@ def _rebuild(
     embedder: Embedder | None,
 ) -> IngestReport:
     embedder = checked_embedder(settings, embedder)
-    directory = new_generation(settings.index_dir)
-    rebuilt = KnowledgeIndex(directory, settings.embedding_model)
+    generations = generations_of(settings)
+    generation = generations.new()
+    rebuilt = generations.open(generation, settings.embedding_model)
     try:
         report = _sync(settings, rebuilt, root, options, progress, embedder)
     except BaseException:
         rebuilt.close()
-        remove_path(directory)  # the index in use was never touched
+        generations.remove(generation)  # the index in use was never touched
         raise
     slot.replace(rebuilt)
     return report
@@ -169,10 +170,11 @@ class _LocalSlot:
         return self._index
 
     def replace(self, rebuilt: KnowledgeIndex) -> None:
-        activate(self._settings.index_dir, rebuilt.directory)
+        generations = generations_of(self._settings)
+        generations.activate(rebuilt.generation)
         self.close()
         self._index = rebuilt
-        remove_inactive(self._settings.index_dir)
+        generations.remove_inactive()
 
     def close(self) -> None:
         if self._index is not None:

@@ -6,20 +6,19 @@ Only the page asked for is counted: the per-document figures are one grouped que
 that page's documents, so a page costs the same at 100 or 100,000 documents.
 """
 
-import json
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kb.catalog import (
+from kb.collections import SCRATCH_PREFIX
+from kb.index.catalog import (
     CHUNK_ROWS,
     DOCUMENT_COLUMNS,
     Catalog,
     ChunkRow,
+    Dialect,
     DocumentRecord,
     chunk_from_row,
 )
-from kb.collections import SCRATCH_PREFIX
 
 
 class LibrarySort(StrEnum):
@@ -36,11 +35,12 @@ class CatalogStatus(StrEnum):
     FAILED = "failed"
 
 
-ORDER = {
-    LibrarySort.NAME: "d.path COLLATE NOCASE",
-    LibrarySort.INDEXED: "d.indexed_at",
-    LibrarySort.SIZE: "d.size",
-}
+def _order(dialect: Dialect, sort: LibrarySort) -> str:
+    if sort is LibrarySort.NAME:
+        return dialect.nocase("d.path")
+    return "d.indexed_at" if sort is LibrarySort.INDEXED else "d.size"
+
+
 STATUS_SQL = {
     CatalogStatus.INDEXED: "d.error IS NULL AND d.content_hash IS NOT NULL",
     CatalogStatus.FAILED: "d.error IS NOT NULL",
@@ -69,18 +69,18 @@ class LibraryRow:
 
 def library_page(catalog: Catalog, query: LibraryQuery) -> tuple[int, list[LibraryRow]]:
     """(documents matching, the page of them asked for)."""
-    where, params = _filters(query)
+    where, params = _filters(catalog, query)
     db = catalog.db
     total: int = db.execute(f"SELECT COUNT(*) FROM documents d WHERE {where}", params).fetchone()[0]
     direction = "DESC" if query.descending else "ASC"
     sql = (
         f"SELECT {', '.join('d.' + c for c in DOCUMENT_COLUMNS)} FROM documents d WHERE {where}"
-        f" ORDER BY {ORDER[query.sort]} {direction}, d.doc_id {direction}"
+        f" ORDER BY {_order(catalog.dialect, query.sort)} {direction}, d.doc_id {direction}"
         " LIMIT :limit OFFSET :offset"
     )
     page = {**params, "limit": query.limit, "offset": query.offset}
-    records = [DocumentRecord(**dict(row)) for row in _rows(db, sql, page)]
-    figures = _figures(db, [record.doc_id for record in records])
+    records = [DocumentRecord(**row) for row in db.dicts(sql, page)]
+    figures = _figures(catalog, [record.doc_id for record in records])
     rows = [LibraryRow(record, *figures.get(record.doc_id, (0, None, 0))) for record in records]
     return total, rows
 
@@ -90,23 +90,25 @@ def document_chunks(
 ) -> tuple[int, list[ChunkRow]]:
     """(chunks of the document, those from `offset`), in document order."""
     db = catalog.db
-    total: int = db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id = ?", (doc_id,)).fetchone()[0]
+    count = "SELECT COUNT(*) FROM chunks WHERE doc_id = :doc_id"
+    total: int = db.execute(count, {"doc_id": doc_id}).fetchone()[0]
     sql = f"{CHUNK_ROWS} WHERE c.doc_id = :doc_id ORDER BY c.ord LIMIT :limit OFFSET :offset"
-    found = _rows(db, sql, {"doc_id": doc_id, "limit": limit, "offset": offset})
+    found = db.dicts(sql, {"doc_id": doc_id, "limit": limit, "offset": offset})
     return total, [chunk_from_row(row) for row in found]
 
 
-def _filters(query: LibraryQuery) -> tuple[str, dict[str, object]]:
-    clauses = [f"d.collection NOT LIKE '{SCRATCH_PREFIX}%'"]  # attachments: never listed
-    params: dict[str, object] = {}
+def _filters(catalog: Catalog, query: LibraryQuery) -> tuple[str, dict[str, object]]:
+    dialect = catalog.dialect
+    clauses = ["d.collection NOT LIKE :scratch"]  # attachments: never listed
+    params: dict[str, object] = {"scratch": f"{SCRATCH_PREFIX}%"}
     if query.collection is not None:
         clauses.append("d.collection = :collection")
         params["collection"] = query.collection
     if query.readable is not None:
-        clauses.append("d.collection IN (SELECT value FROM json_each(:readable))")
-        params["readable"] = json.dumps(sorted(query.readable))
+        clauses.append(dialect.member("d.collection", "readable"))
+        params["readable"] = dialect.listed(sorted(query.readable))
     if query.name:
-        clauses.append("d.path LIKE :name ESCAPE '\\'")
+        clauses.append(f"d.path {dialect.like_nocase} :name ESCAPE '\\'")
         escaped = query.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["name"] = f"%{escaped}%"
     if query.status is not None:
@@ -114,28 +116,25 @@ def _filters(query: LibraryQuery) -> tuple[str, dict[str, object]]:
     return " AND ".join(clauses), params
 
 
-def _figures(db: sqlite3.Connection, doc_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:
+def _figures(catalog: Catalog, doc_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:
     """Document id -> (chunks, locator kind, distinct locators: pages, slides, sheets...)."""
+    dialect = catalog.dialect
+    bang = f"{dialect.position}(locator_value, '!')"
     sql = (
         "SELECT doc_id, COUNT(*), MAX(locator_kind), COUNT(DISTINCT CASE"
-        " WHEN locator_kind = 'sheet' AND instr(locator_value, '!') > 0"
-        " THEN substr(locator_value, 1, instr(locator_value, '!')) ELSE locator_value END)"
-        " FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)) GROUP BY doc_id"
+        f" WHEN locator_kind = 'sheet' AND {bang} > 0"
+        f" THEN substr(locator_value, 1, {bang}) ELSE locator_value END)"
+        f" FROM chunks WHERE {dialect.member('doc_id', 'ids')} GROUP BY doc_id"
     )
-    rows = db.execute(sql, (json.dumps(doc_ids),))
+    rows = catalog.db.execute(sql, {"ids": dialect.listed(doc_ids)})
     return {doc_id: (chunks, kind, parts) for doc_id, chunks, kind, parts in rows}
-
-
-def _rows(db: sqlite3.Connection, sql: str, params: dict[str, object]) -> list[sqlite3.Row]:
-    cursor = db.cursor()
-    cursor.row_factory = sqlite3.Row
-    return cursor.execute(sql, params).fetchall()
 
 
 def folder_counts(catalog: Catalog) -> dict[str, tuple[str, int]]:
     """Ingested folder -> (its collection, how many of its documents the catalog holds)."""
     rows = catalog.db.execute(
         "SELECT root, MAX(collection), COUNT(*) FROM documents"
-        f" WHERE collection NOT LIKE '{SCRATCH_PREFIX}%' GROUP BY root"
+        " WHERE collection NOT LIKE :scratch GROUP BY root",
+        {"scratch": f"{SCRATCH_PREFIX}%"},
     )
     return {root: (collection, count) for root, collection, count in rows}

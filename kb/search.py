@@ -10,12 +10,12 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.catalog import ChunkRow, Owner
 from kb.collections import is_scratch
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
+from kb.index.catalog import ChunkRow, Owner
+from kb.index.vectors import vector_ids
 from kb.types import DocFilter, Hit, SearchMode
-from kb.vectors import vector_ids
 
 
 class FusionMethod(StrEnum):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from kb.catalog import Catalog
 from kb.collections import is_scratch
+from kb.index.catalog import Catalog
 from kb.settings import Settings
 
 

@@ -6,7 +6,7 @@ import threading
 
 import snowballstemmer
 
-from kb.lexical import query_terms
+from kb.index.lexical import query_terms
 
 # FTS5's porter tokenizer leaves tokens shorter than this as they are.
 MIN_STEMMED = 3

@@ -18,9 +18,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from kb.errors import KBError
+
+if TYPE_CHECKING:
+    from kb.settings import Settings
 
 LOCK_FILE = "writer.lock"
 SERVER_FILE = "server.json"
@@ -54,6 +57,21 @@ def writer_lock(data_dir: Path, holder: str) -> Iterator[None]:
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def index_lock(settings: "Settings", holder: str, wait: bool = False) -> Iterator[None]:
+    """One ingest at a time per knowledge base: the data dir's writer lock, or for an index
+    on servers PostgreSQL's advisory lock, which holds across machines. `wait` (servers
+    only): queue behind the ingest that holds it instead of failing."""
+    if settings.index_url:
+        from kb.index.postgres import ingest_lock
+
+        with ingest_lock(settings.index_url, holder, wait):
+            yield
+    else:
+        with writer_lock(settings.data_dir, holder):
+            yield
 
 
 @contextlib.contextmanager

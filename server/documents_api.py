@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from kb.catalog import ChunkRow, DocumentRecord
+from kb.index.catalog import ChunkRow, DocumentRecord
 from kb.types import page_of
 from server.access import Action
 from server.errors import HTTPError

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.requests import ClientDisconnect
 
 from ingest.loaders import SUPPORTED_SUFFIXES
-from kb.catalog import Catalog, DocumentRecord
 from kb.collections import DEFAULT_COLLECTION, is_scratch
+from kb.index.catalog import Catalog, DocumentRecord
 from kb.library import (
     CatalogStatus,
     LibraryQuery,

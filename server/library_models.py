@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from kb.catalog import ChunkRow
+from kb.index.catalog import ChunkRow
 from kb.library import LibraryRow
 from kb.types import Locator
 from server.jobs import JobView

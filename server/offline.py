@@ -35,7 +35,7 @@ from openai.types.responses import (
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from kb.embedder import Embedder
-from kb.lexical import query_terms
+from kb.index.lexical import query_terms
 from server.answer import compose_answer
 
 ModelInput = str | list[TResponseInputItem]

@@ -2,8 +2,8 @@
 and the server's role as the data dir's one writer (`open_server`)."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,11 @@ from ingest.pipeline import IngestOptions, ingest_folder, ingest_into
 from ingest.progress import IngestProgress
 from ingest.report import IngestReport
 from kb.embedder import Embedder, create_embedder
-from kb.generations import remove_inactive
 from kb.index import KnowledgeIndex
+from kb.index.generations import generations_of
 from kb.settings import Settings
 from kb.watch import parse_watch
-from kb.writer import advertise, writer_lock
+from kb.writer import advertise, index_lock, writer_lock
 from server.access import Access
 from server.accounts import AccountStore
 from server.agent import build_agent
@@ -76,7 +76,7 @@ async def open_chat(
         model, model_name = create_model(settings, embedder)
     else:
         model_name = getattr(model, "name", type(model).__name__)
-    live = LiveIndex(settings.index_dir, KnowledgeIndex.open(settings))
+    live = LiveIndex(generations_of(settings), KnowledgeIndex.open(settings))
     url = database_url or settings.database_url or default_database_url(settings.data_dir)
     store = await open_store(url)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -120,12 +120,15 @@ async def open_server(
     embedder: Embedder | None = None,
     url: str | None = None,
 ) -> AsyncIterator[tuple[ChatServices, LibraryServices]]:
-    """The chat services, as the data dir's one writer: holds its writer lock, runs ingest
-    jobs on the index it searches (uploads and KB_WATCH folders included), and advertises
-    `url` to CLI commands (kb.writer)."""
+    """The chat services, as the index's writer: runs ingest jobs on the index it searches
+    (uploads and KB_WATCH folders included). Embedded, it is the data dir's one writer for
+    as long as it runs (holds its writer lock) and advertises `url` to CLI commands
+    (kb.writer); on servers, where many processes serve one index, each job takes the
+    index's lock in turn."""
     folders = parse_watch(settings.watch)  # a bad KB_WATCH fails before anything starts
-    with writer_lock(settings.data_dir, "kb serve"):
-        remove_inactive(settings.index_dir)  # what a killed rebuild left
+    with nullcontext() if settings.index_url else writer_lock(settings.data_dir, "kb serve"):
+        if not settings.index_url:
+            generations_of(settings).remove_inactive()  # what a killed rebuild left
         async with open_chat(settings, model, embedder=embedder) as services:
             syncs = Syncs(_ingest_work(settings, services.live, services.searcher.embedder))
             library = LibraryServices(
@@ -139,7 +142,8 @@ async def open_server(
                 services.chat.scratch.resume()
             try:
                 library.watcher.start()
-                with advertise(settings.data_dir, url) if url else nullcontext():
+                advertising = advertise(settings.data_dir, url) if url else nullcontext()
+                with nullcontext() if settings.index_url else advertising:
                     yield services, library
             finally:
                 await asyncio.to_thread(library.watcher.close)
@@ -156,11 +160,25 @@ def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Wor
             frozenset(request.reindex),
         )
         root = ingest_folder(Path(request.root))
-        report = ingest_into(live, settings, root, options, progress, embedder)
+        with _job_lock(settings):
+            report = ingest_into(live, settings, root, options, progress, embedder)
         remove_if_emptied(request)
         return report
 
     return work
+
+
+@contextmanager
+def _job_lock(settings: Settings) -> Iterator[None]:
+    """On servers, a job queues behind any other ingest of the index (another worker's, or
+    a `kb ingest` elsewhere), then clears what a killed rebuild left; embedded, the server
+    already holds the writer lock."""
+    if not settings.index_url:
+        yield
+        return
+    with index_lock(settings, "kb serve", wait=True):
+        generations_of(settings).remove_inactive()
+        yield
 
 
 def services_of(request: Request) -> ChatServices:

@@ -21,8 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ingest.pipeline import ingest
-from kb.catalog import Catalog
-from kb.generations import active_dir
+from kb.index.generations import generations_of
 from kb.settings import Settings
 from server.accounts import AccountStore
 from server.store import open_store
@@ -143,12 +142,13 @@ def populate(
 ) -> tuple[dict[str, str], dict[str, str]]:
     for collection, folder in write_collections(root).items():
         ingest(settings, folder, collection=collection, embedder=embedder)
-    catalog = Catalog(active_dir(settings.index_dir) / "catalog.sqlite")
+    generations = generations_of(settings)
+    catalog = generations.catalog(generations.active())
     try:
         docs = {doc.collection: doc.doc_id for doc in catalog.documents()}
         chunks = {
             collection: catalog.db.execute(
-                "SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,)
+                "SELECT chunk_id FROM chunks WHERE doc_id = :doc_id", {"doc_id": doc_id}
             ).fetchone()[0]
             for collection, doc_id in docs.items()
         }

@@ -5,8 +5,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from kb.catalog import Catalog, DocumentRecord, NewChunk
-from kb.schema import MIGRATIONS
+from kb.index.catalog import DocumentRecord, NewChunk
+from kb.index.schema import SQLITE_MIGRATIONS as MIGRATIONS
+from kb.index.sqlite import SqliteCatalog as Catalog
 from kb.types import DocFilter, Locator
 
 # The schema of the previous release, as its migrations created it (one script each).
@@ -140,7 +141,7 @@ def test_a_source_filter_over_more_documents_than_sqlite_binds(tmp_path):
     (SQLite allows 32,766), and the filter still holds."""
     catalog = Catalog(tmp_path / "catalog.sqlite")
     # Stock SQLite's limit; some builds (Debian's) allow more, which would hide the defect.
-    catalog.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+    catalog.db.raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
     with catalog.transaction() as db:
         for n in range(40_000):
             doc_id = f"d{n}"

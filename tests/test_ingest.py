@@ -301,7 +301,7 @@ def test_crash_between_vectors_and_catalog_leaves_old_version_then_recovers(
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # as if killed after Chroma got the new vectors
 
-    monkeypatch.setattr("kb.catalog.Catalog.replace_chunks", crash)
+    monkeypatch.setattr("kb.index.catalog.Catalog.replace_chunks", crash)
     with pytest.raises(KeyboardInterrupt):
         ingest(settings, docs, embedder=counting)
     monkeypatch.undo()

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from kb import lexical
-from kb.catalog import Catalog, DocumentRecord, NewChunk
+from kb.index import lexical
+from kb.index.catalog import DocumentRecord, NewChunk
+from kb.index.sqlite import SqliteCatalog as Catalog
 from kb.types import DocFilter
 
 WORDS = [f"w{n}x" for n in range(60)]

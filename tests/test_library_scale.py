@@ -4,7 +4,7 @@ costs about the same wherever it is (figures printed, not asserted)."""
 import time
 from pathlib import Path
 
-from kb.catalog import Catalog
+from kb.index.sqlite import SqliteCatalog as Catalog
 from kb.library import CatalogStatus, LibraryQuery, LibrarySort, library_page
 
 DOCUMENTS = 100_000
@@ -29,9 +29,9 @@ def fill(catalog: Catalog) -> None:
         )
         db.executemany(
             "INSERT INTO chunks (chunk_id, doc_id, ord, title, heading, text, locator_kind,"
-            " locator_value) VALUES (?, ?, ?, 't', '', 'x', 'page', ?)",
+            " locator_value) VALUES (:chunk, :doc, :ord, 't', '', 'x', 'page', :page)",
             [
-                (f"c{n}-{p}", f"d{n:06}", p, str(p + 1))
+                {"chunk": f"c{n}-{p}", "doc": f"d{n:06}", "ord": p, "page": str(p + 1)}
                 for n in range(0, DOCUMENTS, 97)
                 for p in range(3)
             ],

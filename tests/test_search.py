@@ -5,9 +5,9 @@ import sqlite3
 import pytest
 
 from ingest.pipeline import ingest
-from kb.catalog import Catalog
 from kb.index import KnowledgeIndex
-from kb.schema import MIGRATIONS
+from kb.index.schema import SQLITE_MIGRATIONS as MIGRATIONS
+from kb.index.sqlite import SqliteCatalog as Catalog
 from kb.search import Candidates, FusionMethod, FusionParams, Searcher, fuse
 from kb.types import SearchMode
 

@@ -26,8 +26,8 @@ pytestmark = [
 def pages_with_chunks(index: KnowledgeIndex, path: str) -> set[int]:
     rows = index.catalog.db.execute(
         "SELECT DISTINCT c.locator_value FROM chunks c JOIN documents d USING (doc_id)"
-        " WHERE d.path = ? AND c.locator_kind = 'page'",
-        (path,),
+        " WHERE d.path = :path AND c.locator_kind = 'page'",
+        {"path": path},
     )
     return {int(page) for (page,) in rows}
 

@@ -1,4 +1,5 @@
-"""Vectors in Chroma (an embedded `PersistentClient` under the data dir).
+"""Vectors in Chroma: an embedded `PersistentClient` under the data dir (the default), or a
+Chroma server shared by a team (`KB_CHROMA_URL`); one collection client for both.
 
 Chroma holds only vectors and the owning document id; texts and metadata live in the
 catalog, which decides what is visible. A chunk may have several vectors (one per
@@ -8,14 +9,20 @@ window of its text): the first is stored under the chunk id, the others under
 
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
+from urllib.parse import urlsplit
 
 import numpy as np
 
+from kb.errors import KBError
 from kb.types import DocFilter
 
 if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
     from chromadb.api.collection_configuration import CreateHNSWConfiguration
     from chromadb.base_types import Where
+    from chromadb.config import Settings as ChromaSettings
+
+    from kb.settings import Settings
 
 COLLECTION = "chunks"
 # Chroma's HNSW defaults (16 neighbours, ef 100) missed the true nearest vector for 1-2 of
@@ -48,18 +55,23 @@ def _best_per_chunk(pairs: list[tuple[str, float]]) -> dict[str, float]:
 
 
 class VectorStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, client: "ClientAPI", collection: str = COLLECTION) -> None:
+        self._client = client
+        self._collection = client.get_or_create_collection(
+            collection, configuration={"hnsw": HNSW}, embedding_function=None
+        )
+        self._batch = client.get_max_batch_size()
+
+    @classmethod
+    def embedded(cls, path: Path) -> "VectorStore":
         import chromadb
-        from chromadb.config import Settings as ChromaSettings
 
         path.mkdir(parents=True, exist_ok=True)
-        self._client = chromadb.PersistentClient(
-            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-        )
-        self._collection = self._client.get_or_create_collection(
-            COLLECTION, configuration={"hnsw": HNSW}, embedding_function=None
-        )
-        self._batch = self._client.get_max_batch_size()
+        return cls(chromadb.PersistentClient(path=str(path), settings=_chroma_settings()))
+
+    @classmethod
+    def server(cls, settings: "Settings", collection: str) -> "VectorStore":
+        return cls(server_client(settings), collection)
 
     def upsert(self, ids: list[str], vectors: np.ndarray, doc_ids: list[str]) -> None:
         for start in range(0, len(ids), self._batch):
@@ -121,3 +133,34 @@ def release_vector_stores() -> None:
     from chromadb.api.shared_system_client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()
+
+
+def server_client(settings: "Settings") -> "ClientAPI":
+    """A client of the Chroma server at `KB_CHROMA_URL`; fails with what to check."""
+    import chromadb
+
+    url = urlsplit(settings.chroma_url or "")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise KBError(f"KB_CHROMA_URL must be http(s)://host:port, not {settings.chroma_url!r}")
+    tenancy = {"tenant": settings.chroma_tenant, "database": settings.chroma_database}
+    try:
+        return chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 80),
+            ssl=url.scheme == "https",
+            headers=settings.chroma_headers,
+            settings=_chroma_settings(),
+            **{name: value for name, value in tenancy.items() if value},
+        )
+    except Exception as error:  # chromadb raises plain ValueError/Exception for these
+        raise KBError(
+            f"cannot use the Chroma server at {url.scheme}://{url.netloc} ({error}); check "
+            "that it runs (`make chroma`), that KB_CHROMA_TENANT/KB_CHROMA_DATABASE exist "
+            "and that its chromadb version matches this one's"
+        ) from error
+
+
+def _chroma_settings() -> "ChromaSettings":
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False)

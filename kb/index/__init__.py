@@ -1,4 +1,5 @@
-"""The knowledge index: the catalog (SQLite: documents, chunks, lexical) plus vectors (Chroma).
+"""The knowledge index: the catalog (documents, chunks, lexical) plus vectors (Chroma), each
+embedded in the data dir or on servers (kb.index.generations opens either).
 
 Writes follow one protocol so that a crash at any point leaves a consistent index:
 vector ids that Chroma may hold without the catalog agreeing are first recorded as
@@ -7,19 +8,17 @@ document to its new chunks in one transaction (`commit`); stale vectors are dele
 afterwards. `recover()` deletes whatever a crash left pending.
 """
 
-import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 
-from kb.catalog import Catalog, DocumentRecord, NewChunk
 from kb.errors import KBError
-from kb.generations import active_dir
+from kb.index.catalog import Catalog, DocumentRecord, NewChunk, Session
+from kb.index.vectors import VectorStore, vector_ids
 from kb.settings import Settings
-from kb.vectors import VectorStore, vector_ids
 
 
 @dataclass(frozen=True)
@@ -40,19 +39,30 @@ class NewVersion:
 
 
 class KnowledgeIndex:
-    def __init__(self, directory: Path, embedding_model: str) -> None:
-        self.directory = directory
+    def __init__(
+        self,
+        catalog: Catalog,
+        open_vectors: Callable[[], VectorStore],
+        embedding_model: str,
+        generation: str,
+    ) -> None:
+        self.catalog = catalog
+        self._open_vectors = open_vectors
         self.embedding_model = embedding_model
-        self.catalog = Catalog(directory / "catalog.sqlite")
+        self.generation = generation  # its name among kb.index.generations
         self._check_model()
 
     @classmethod
     def open(cls, settings: Settings) -> "KnowledgeIndex":
-        return cls(active_dir(settings.index_dir), settings.embedding_model)
+        """The generation in use, embedded or on the servers the settings name."""
+        from kb.index.generations import generations_of
+
+        generations = generations_of(settings)
+        return generations.open(generations.active(), settings.embedding_model)
 
     @cached_property
     def vectors(self) -> VectorStore:
-        return VectorStore(self.directory / "chroma")
+        return self._open_vectors()
 
     def _check_model(self) -> None:
         recorded = self.catalog.get_meta("embedding_model")
@@ -144,7 +154,7 @@ class KnowledgeIndex:
         with self.catalog.transaction() as db:
             self.catalog.clear_pending(db, ids)
 
-    def _record_model(self, db: sqlite3.Connection, dimension: int) -> None:
+    def _record_model(self, db: Session, dimension: int) -> None:
         if self.catalog.get_meta("embedding_model") is None:
             self.catalog.set_meta(db, "embedding_model", self.embedding_model)
             self.catalog.set_meta(db, "dimension", str(dimension))

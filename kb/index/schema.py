@@ -1,8 +1,8 @@
-"""The catalog's schema as ordered, named migrations (kb/catalog.py applies them)."""
+"""The catalog's schema as ordered, named migrations (kb/index/catalog.py applies them)."""
 
 # Each migration is a sequence of statements, executed one by one by the driver; a
 # migration's name is recorded in `migrations` (with the time) once all of it has run.
-MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
+SQLITE_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     (
         "001_initial",
         (
@@ -99,6 +99,71 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "CREATE INDEX documents_path ON documents (path COLLATE NOCASE, doc_id)",
             "CREATE INDEX documents_indexed ON documents (indexed_at, doc_id)",
             "CREATE INDEX documents_size ON documents (size, doc_id)",
+        ),
+    ),
+]
+
+# The same catalog on PostgreSQL (kb.index.postgres), in a schema of its own. The lexical
+# index is postings with the term statistics BM25 needs, kept in the same transactions:
+# table 0 holds passages (rows: chunk row ids), table 1 documents whole (rows: the row id of
+# a document's first chunk), as the two FTS5 tables do.
+POSTGRES_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "001_initial",
+        (
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """CREATE TABLE documents (
+                doc_id TEXT PRIMARY KEY,
+                root TEXT NOT NULL,
+                path TEXT NOT NULL,
+                size BIGINT NOT NULL,
+                mtime_ns BIGINT NOT NULL,
+                content_hash TEXT,
+                title TEXT,
+                error TEXT,
+                indexed_at DOUBLE PRECISION,
+                collection TEXT NOT NULL DEFAULT 'default',
+                UNIQUE (root, path)
+            )""",
+            "CREATE INDEX documents_collection ON documents (collection)",
+            "CREATE INDEX documents_path ON documents (lower(path), doc_id)",
+            "CREATE INDEX documents_indexed ON documents (indexed_at, doc_id)",
+            "CREATE INDEX documents_size ON documents (size, doc_id)",
+            """CREATE TABLE chunks (
+                id BIGSERIAL PRIMARY KEY,
+                chunk_id TEXT NOT NULL UNIQUE,
+                doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+                ord INTEGER NOT NULL,
+                title TEXT NOT NULL,
+                heading TEXT NOT NULL,
+                text TEXT NOT NULL,
+                vectors INTEGER NOT NULL DEFAULT 1,
+                locator_kind TEXT,
+                locator_value TEXT
+            )""",
+            "CREATE INDEX chunks_doc ON chunks (doc_id, ord)",
+            "CREATE TABLE pending_vectors (chunk_id TEXT PRIMARY KEY)",
+            """CREATE TABLE lexical_postings (
+                tab SMALLINT NOT NULL,
+                term TEXT NOT NULL,
+                row_id BIGINT NOT NULL,
+                tf INTEGER NOT NULL,
+                length INTEGER NOT NULL,
+                PRIMARY KEY (tab, term, row_id)
+            )""",
+            "CREATE INDEX lexical_postings_row ON lexical_postings (tab, row_id)",
+            """CREATE TABLE lexical_terms (
+                tab SMALLINT NOT NULL,
+                term TEXT NOT NULL,
+                rows BIGINT NOT NULL,
+                PRIMARY KEY (tab, term)
+            )""",
+            """CREATE TABLE lexical_rows (
+                tab SMALLINT PRIMARY KEY,
+                rows BIGINT NOT NULL,
+                tokens BIGINT NOT NULL
+            )""",
+            "INSERT INTO lexical_rows (tab, rows, tokens) VALUES (0, 0, 0), (1, 0, 0)",
         ),
     ),
 ]

@@ -1,0 +1,234 @@
+"""Where the index lives. Embedded: `<KB_DATA_DIR>/index`, or the generation its `CURRENT`
+file names. On servers: a PostgreSQL schema and a Chroma collection (ServerGenerations).
+
+`kb ingest --rebuild` builds a whole new generation (`index/gen-<time>`) next to the index
+in use, and only when it is complete switches `CURRENT` to it with one atomic rename. So
+the previous index answers searches until the new one is ready, and a rebuild that fails
+part-way leaves it exactly as it was. An index that was never rebuilt has no `CURRENT`:
+its files sit in `index/` itself. Only the writer (see kb.writer) cleans up what is no
+longer current.
+"""
+
+import contextlib
+import os
+import shutil
+import time
+from abc import ABC, abstractmethod
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kb.errors import KBError
+
+if TYPE_CHECKING:
+    from kb.index import KnowledgeIndex
+    from kb.index.catalog import Catalog
+    from kb.settings import Settings
+
+POINTER = "CURRENT"
+PARTIAL = ".CURRENT.partial"
+PREFIX = "gen-"
+
+
+def active_dir(index_root: Path) -> Path:
+    try:
+        name = (index_root / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return index_root
+    return index_root / name
+
+
+def new_generation(index_root: Path) -> Path:
+    directory = index_root / f"{PREFIX}{time.time_ns()}"
+    directory.mkdir(parents=True)
+    return directory
+
+
+def activate(index_root: Path, generation: Path) -> None:
+    """Make `generation` the index every later open sees (atomic)."""
+    partial = index_root / PARTIAL
+    partial.write_text(generation.name, encoding="utf-8")
+    os.replace(partial, index_root / POINTER)
+
+
+def remove_inactive(index_root: Path) -> None:
+    """Delete every generation that is not current: the one a rebuild replaced, or one
+    a failed or killed rebuild left behind."""
+    if not index_root.is_dir():
+        return
+    active = active_dir(index_root)
+    for entry in index_root.iterdir():
+        if entry == active or entry.name == POINTER:
+            continue
+        if active == index_root and not entry.name.startswith((PREFIX, PARTIAL)):
+            continue  # the files of an index that was never rebuilt
+        remove_path(entry)
+
+
+def remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class Generations(ABC):
+    """Where an index's generations live, which one is in use, and how one replaces it."""
+
+    shared = False  # other processes may switch the active generation
+
+    @abstractmethod
+    def active(self) -> str:
+        """The generation every later open sees."""
+
+    @abstractmethod
+    def new(self) -> str:
+        """A new, empty generation's name (not active)."""
+
+    @abstractmethod
+    def open(self, generation: str, embedding_model: str) -> "KnowledgeIndex": ...
+
+    @abstractmethod
+    def catalog(self, generation: str) -> "Catalog":
+        """The catalog alone (no vectors, no model check): what the index holds."""
+
+    @abstractmethod
+    def activate(self, generation: str) -> None:
+        """Make `generation` the one every later open sees (atomic)."""
+
+    @abstractmethod
+    def remove(self, generation: str) -> None: ...
+
+    @abstractmethod
+    def remove_inactive(self) -> None:
+        """Delete every generation that is not active (replaced, or left by a failed or
+        killed rebuild)."""
+
+
+class DirectoryGenerations(Generations):
+    """The embedded index: a generation is a folder under `<KB_DATA_DIR>/index`."""
+
+    def __init__(self, index_root: Path) -> None:
+        self.root = index_root
+
+    def active(self) -> str:
+        return str(active_dir(self.root))
+
+    def new(self) -> str:
+        return str(new_generation(self.root))
+
+    def open(self, generation: str, embedding_model: str) -> "KnowledgeIndex":
+        from kb.index import KnowledgeIndex
+        from kb.index.vectors import VectorStore
+
+        vectors = partial(VectorStore.embedded, Path(generation) / "chroma")
+        return KnowledgeIndex(self.catalog(generation), vectors, embedding_model, generation)
+
+    def catalog(self, generation: str) -> "Catalog":
+        from kb.index.sqlite import SqliteCatalog
+
+        return SqliteCatalog(Path(generation) / "catalog.sqlite")
+
+    def activate(self, generation: str) -> None:
+        activate(self.root, Path(generation))
+
+    def remove(self, generation: str) -> None:
+        remove_path(Path(generation))
+
+    def remove_inactive(self) -> None:
+        remove_inactive(self.root)
+
+
+class ServerGenerations(Generations):
+    """The index on servers: a generation is a PostgreSQL schema of the `KB_INDEX_URL`
+    database with a Chroma collection of the same name; the active one is named in
+    the table `public.kb_generation`, switched in one transaction."""
+
+    DEFAULT = "kb"  # the generation of an index that was never rebuilt
+    shared = True
+
+    def __init__(self, settings: "Settings") -> None:
+        self.settings = settings
+        self.url = settings.index_url or ""
+
+    def active(self) -> str:
+        from kb.index.postgres import connect
+
+        with connect(self.url) as db:
+            db.execute(_POINTER_TABLE)
+            row = db.execute("SELECT name FROM public.kb_generation").fetchone()
+        return str(row[0]) if row else self.DEFAULT
+
+    def new(self) -> str:
+        return f"kb_gen_{time.time_ns()}"
+
+    def open(self, generation: str, embedding_model: str) -> "KnowledgeIndex":
+        from kb.index import KnowledgeIndex
+        from kb.index.vectors import VectorStore
+
+        vectors = partial(VectorStore.server, self.settings, vector_collection(generation))
+        return KnowledgeIndex(self.catalog(generation), vectors, embedding_model, generation)
+
+    def catalog(self, generation: str) -> "Catalog":
+        from kb.index.postgres import PostgresCatalog
+
+        return PostgresCatalog(self.url, generation)
+
+    def activate(self, generation: str) -> None:
+        from kb.index.postgres import connect
+
+        with connect(self.url) as db, db.transaction():
+            db.execute(_POINTER_TABLE)
+            db.execute("DELETE FROM public.kb_generation")
+            db.execute("INSERT INTO public.kb_generation (name) VALUES (%s)", (generation,))
+
+    def remove(self, generation: str) -> None:
+        from kb.index.postgres import connect
+        from kb.index.vectors import server_client
+
+        with connect(self.url) as db:
+            db.execute(f'DROP SCHEMA IF EXISTS "{generation}" CASCADE')
+        with contextlib.suppress(Exception):  # chromadb: NotFoundError or ValueError
+            server_client(self.settings).delete_collection(vector_collection(generation))
+
+    def remove_inactive(self) -> None:
+        from kb.index.postgres import connect
+
+        active = self.active()
+        with connect(self.url) as db:
+            found = db.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname = %s OR nspname LIKE %s",
+                (self.DEFAULT, "kb\\_gen\\_%"),
+            ).fetchall()
+        for (name,) in found:
+            if name != active:
+                self.remove(name)
+
+
+_POINTER_TABLE = "CREATE TABLE IF NOT EXISTS public.kb_generation (name TEXT NOT NULL)"
+
+
+def vector_collection(generation: str) -> str:
+    """The Chroma collection of a generation (its names need 3 characters or more)."""
+    return f"{generation}_chunks"
+
+
+def embedded_index(directory: Path, embedding_model: str) -> "KnowledgeIndex":
+    """The embedded index in `directory` (benchmarks and evaluations build their own)."""
+    return DirectoryGenerations(directory).open(str(directory), embedding_model)
+
+
+def generations_of(settings: "Settings") -> Generations:
+    if settings.index_url or settings.chroma_url:
+        check_servers(settings)
+        return ServerGenerations(settings)
+    return DirectoryGenerations(settings.index_dir)
+
+
+def check_servers(settings: "Settings") -> None:
+    if not (settings.index_url and settings.chroma_url):
+        missing = "KB_CHROMA_URL" if settings.index_url else "KB_INDEX_URL"
+        raise KBError(
+            f"an index on servers needs both KB_INDEX_URL (PostgreSQL) and KB_CHROMA_URL "
+            f"(a Chroma server); {missing} is not set"
+        )
