@@ -1,6 +1,7 @@
 """Servers the tests start or borrow: a Chroma server, always (chromadb ships `chroma run`),
 and PostgreSQL databases where `KB_TEST_INDEX_URL` names a server that tests may create them
-on (`.ci/run` sets it when the local server answers, as it sets KB_TEST_DATABASE_URL)."""
+on (`.ci/run` sets it when the local server answers, as it sets KB_TEST_DATABASE_URL).
+conftest imports this module: chromadb and the PostgreSQL drivers load only when used."""
 
 import socket
 import subprocess
