@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ONNX_MODEL := $(VENV)/share/kb/all-MiniLM-L6-v2.onnx
 UI_BUILD := server/static/index.html
 UI_SOURCES := $(shell find ui -path ui/node_modules -prune -o -type f -print 2>/dev/null)
-# A local Chroma server (`make chroma`); CI starts its own with a temporary path and port.
+# A local Chroma server (`make chroma`); `.ci/run` sets all four for a temporary one.
 CHROMA_PORT ?= 8001
 CHROMA_DIR ?= data/chroma-server
 CHROMA_LOG ?= data/logs/chroma.log
