@@ -1,5 +1,7 @@
-"""Every test gets its own data dir; the embedding model is loaded once per session."""
+"""Every test gets its own data dir; the embedding model is loaded once per session; a
+Chroma server is started once per session, and the index on servers gets fresh databases."""
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -8,6 +10,13 @@ import pytest
 
 from kb.embedder import Embedder, create_embedder
 from kb.settings import Settings
+from tests.servers import (
+    HEARTBEAT,
+    answers,
+    chroma_server,
+    fresh_chroma_database,
+    fresh_postgres_database,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_EVAL = REPO.parent / "shared" / "eval"
@@ -18,7 +27,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "data"
     monkeypatch.setenv("KB_DATA_DIR", str(path))
     names = ("KB_MODEL", "KB_MODEL_BASE_URL", "KB_EMBEDDING_MODEL", "KB_EMBEDDING_RUNTIME")
-    for name in ("OPENAI_API_KEY", *names):
+    # A team's index servers set in the shell must not receive the tests' documents.
+    servers = ("KB_INDEX_URL", "KB_CHROMA_URL", "KB_CHROMA_TENANT", "KB_CHROMA_DATABASE")
+    for name in ("OPENAI_API_KEY", *names, *servers):
         monkeypatch.delenv(name, raising=False)
     return path
 
@@ -39,6 +50,53 @@ def docs(tmp_path: Path) -> Path:
     path = tmp_path / "docs"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Chroma server: CI's (KB_TEST_CHROMA_URL) when it answers, else one started here."""
+    url = os.environ.get("KB_TEST_CHROMA_URL")
+    if url and answers(url + HEARTBEAT):
+        yield url
+        return
+    with chroma_server(tmp_path_factory.mktemp("chroma")) as server:
+        yield server.url
+
+
+@pytest.fixture
+def chroma_database(chroma_url: str) -> Iterator[str]:
+    """This test's own database on the Chroma server, deleted after it."""
+    with fresh_chroma_database(chroma_url) as name:
+        yield name
+
+
+@pytest.fixture
+def index_server_url() -> str:
+    """The PostgreSQL server where tests may create databases (`.ci/run` sets it)."""
+    url = os.environ.get("KB_TEST_INDEX_URL")
+    if not url:
+        pytest.skip("set KB_TEST_INDEX_URL to run the tests of the index on PostgreSQL")
+    return url
+
+
+@pytest.fixture
+def index_url(index_server_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test's index, dropped after it."""
+    with fresh_postgres_database(index_server_url, "kb_idx") as url:
+        yield url
+
+
+@pytest.fixture
+def server_index_settings(
+    data_dir: Path, chroma_url: str, chroma_database: str, index_url: str
+) -> dict[str, str]:
+    """The environment of a kb whose index lives on servers, this test's alone."""
+    return {
+        "KB_DATA_DIR": str(data_dir),
+        "KB_INDEX_URL": index_url,
+        "KB_CHROMA_URL": chroma_url,
+        "KB_CHROMA_DATABASE": chroma_database,
+    }
 
 
 @pytest.fixture(scope="session")

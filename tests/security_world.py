@@ -6,7 +6,6 @@ import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,15 +15,13 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from ingest.pipeline import ingest
 from kb.index.generations import generations_of
 from kb.settings import Settings
 from server.accounts import AccountStore
 from server.store import open_store
+from tests.servers import fresh_postgres_database
 
 OPERATOR = "operator-s3cret"
 AUDIENCE = "kb-test"
@@ -177,18 +174,5 @@ def database(kind: str, tmp: Path, test_url: str | None) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{tmp}/chat.sqlite"
         return
     assert test_url
-    name = f"kb_accounts_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        engine = create_async_engine(test_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(test_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database(test_url, "kb_accounts") as url:
+        yield url

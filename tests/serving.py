@@ -3,7 +3,6 @@
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 from ingest.pipeline import ingest
 from kb.settings import Settings
 from server.client import ChatClient
+from tests.servers import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DOCS = REPO / "data" / "docs"
@@ -77,43 +77,14 @@ def run_kb(env: dict[str, str], *args: str, python: tuple[str, ...] = ()) -> Com
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
 
-class KbServe:
-    """`kb serve` in a subprocess on a free loopback port; stopped with SIGTERM (a clean
-    shutdown, as Ctrl+C)."""
+class KbServe(ServerProcess):
+    """`kb serve` in a subprocess on a free loopback port."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
+        port = free_port()
         command = [sys.executable, "-c", "from cli.main import main; main()", "serve"]
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def __enter__(self) -> "KbServe":
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"kb serve exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError(f"kb serve did not start:\n{self.log.read_text()[-3000:]}")
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        url = f"http://127.0.0.1:{port}"
+        super().__init__([*command, "--port", str(port)], url, "/healthz", log, env)
 
 
 class Repeat(threading.Thread):
