@@ -99,6 +99,22 @@ def server_index_settings(
     }
 
 
+@pytest.fixture(params=["embedded", "servers"])
+def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """Settings of an index embedded in the data dir, or on servers (a PostgreSQL database
+    and a Chroma database of this test's own): the index's contract holds on both."""
+    if request.param == "embedded":
+        return settings
+    env = request.getfixturevalue("server_index_settings")
+    return settings.model_copy(
+        update={
+            "index_url": env["KB_INDEX_URL"],
+            "chroma_url": env["KB_CHROMA_URL"],
+            "chroma_database": env["KB_CHROMA_DATABASE"],
+        }
+    )
+
+
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The sample docs ingested once; tests copy its index into their own data dir."""

@@ -13,7 +13,7 @@ from kb.index import KnowledgeIndex
 from kb.search import Searcher
 from kb.settings import Settings
 from kb.types import SearchMode
-from kb.writer import writer_lock
+from kb.writer import index_lock
 
 
 class CountingEmbedder:
@@ -33,6 +33,12 @@ class CountingEmbedder:
         self.embedded.extend(texts)
         self.calls.append(len(texts))
         return self.inner.embed(texts)
+
+
+@pytest.fixture
+def settings(backend_settings: Settings) -> Settings:
+    """Every test here runs on the embedded index and on the servers."""
+    return backend_settings
 
 
 @pytest.fixture
@@ -276,8 +282,8 @@ def test_missing_folder_is_a_clear_error(settings, tmp_path, counting):
 def test_second_ingest_fails_at_once_while_one_runs(settings, docs, counting):
     sample(docs)
     with (
-        writer_lock(settings.data_dir, "kb ingest"),
-        pytest.raises(KBError, match=r"`kb ingest` \(pid \d+\) is writing to"),
+        index_lock(settings, "kb ingest"),
+        pytest.raises(KBError, match=r"`kb ingest` \(pid \d+( on [^)]+)?\) is writing to"),
     ):
         ingest(settings, docs, embedder=counting)
 

@@ -50,7 +50,11 @@ class KnowledgeIndex:
         self._open_vectors = open_vectors
         self.embedding_model = embedding_model
         self.generation = generation  # its name among kb.index.generations
-        self._check_model()
+        try:
+            self._check_model()
+        except KBError:
+            catalog.close()
+            raise
 
     @classmethod
     def open(cls, settings: Settings) -> "KnowledgeIndex":

@@ -184,12 +184,16 @@ class ServerGenerations(Generations):
 
     def remove(self, generation: str) -> None:
         from kb.index.postgres import connect
-        from kb.index.vectors import server_client
+        from kb.index.vectors import close_client, server_client
 
         with connect(self.url) as db:
             db.execute(f'DROP SCHEMA IF EXISTS "{generation}" CASCADE')
-        with contextlib.suppress(Exception):  # chromadb: NotFoundError or ValueError
-            server_client(self.settings).delete_collection(vector_collection(generation))
+        client = server_client(self.settings)
+        try:
+            with contextlib.suppress(Exception):  # chromadb: NotFoundError or ValueError
+                client.delete_collection(vector_collection(generation))
+        finally:
+            close_client(client)
 
     def remove_inactive(self) -> None:
         from kb.index.postgres import connect

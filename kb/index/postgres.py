@@ -131,7 +131,7 @@ def ingest_lock(url: str, holder: str, wait: bool = False) -> Iterator[None]:
     """One ingest per knowledge base, wherever it runs: a session-level advisory lock,
     which PostgreSQL also releases when the holder dies (`kill -9` included). Fails at once
     with who holds it, unless `wait`."""
-    who = f"{holder} (pid {os.getpid()} on {socket.gethostname()})"
+    who = f"`{holder}` (pid {os.getpid()} on {socket.gethostname()})"
     key = lock_key("ingest")
     with connect(url, application=who[:63]) as db:
         if wait:
@@ -154,4 +154,4 @@ def _lock_holder(db: psycopg.Connection[Any], key: int) -> str:
         " AND l.classid::bigint = %s AND l.objid::bigint = %s",
         (key >> 32, key & 0xFFFFFFFF),
     ).fetchone()
-    return f"`{row[0]}`" if row and row[0] else "another ingest"
+    return str(row[0]) if row and row[0] else "another ingest"

@@ -116,8 +116,20 @@ class VectorStore:
         return self._collection.count()
 
     def close(self) -> None:
-        """Release this client; Chroma stops the path's system with its last client."""
-        self._client.close()  # type: ignore[attr-defined]  # on every client, not in ClientAPI
+        """Release this client; Chroma stops the path's (or server's) system with its last
+        client."""
+        close_client(self._client)
+
+
+def close_client(client: "ClientAPI") -> None:
+    """Close a client, its HTTP connections included: chromadb 1.5 never closes those of
+    an HTTP client (nor of the admin client inside it), even once its system stops."""
+    servers = [client, getattr(client, "_admin_client", None)]
+    sessions = [getattr(getattr(c, "_server", None), "_session", None) for c in servers]
+    client.close()  # type: ignore[attr-defined]  # on every client, not in ClientAPI
+    for session in sessions:
+        if session is not None:
+            session.close()
 
 
 def _where(within: DocFilter | None) -> "Where | None":
