@@ -1,66 +1,29 @@
-"""Reading the tool-call log for `kb logs`, through the record type the server writes."""
+"""Showing the tool-call log for `kb logs`, whichever source it comes from (cli.logsources)."""
 
 import json
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from cli.literal import literal
+from cli.logsources import LogFilter, ToolCallSource
 from server.toollog import ToolCallRecord
 
-
-@dataclass(frozen=True)
-class LogFilter:
-    """Which records `kb logs` shows (None: any)."""
-
-    thread: str | None = None
-    user: str | None = None
-
-    def matches(self, record: ToolCallRecord) -> bool:
-        return self.thread in (None, record.thread) and self.user in (None, record.user)
+POLL_SECONDS = 0.5
 
 
-def read_records(
-    path: Path, only: LogFilter = LogFilter(), start: int = 0
-) -> tuple[list[ToolCallRecord], int]:
-    """Records from byte offset `start` (oldest first) and the offset after them.
-
-    A partial last line is left for the next read; a line that is not a record is skipped.
-    """
-    if not path.exists():
-        return [], start
-    records = []
-    with path.open("rb") as handle:
-        handle.seek(start)
-        for line in handle:
-            if not line.endswith(b"\n"):
-                break
-            start += len(line)
-            try:
-                record = ToolCallRecord.model_validate_json(line)
-            except ValidationError:
-                continue
-            if only.matches(record):
-                records.append(record)
-    return records, start
+def print_records(
+    out: Console, source: ToolCallSource, only: LogFilter, limit: int, as_json: bool
+) -> None:
+    _show(out, source.recent(only, limit), as_json)
 
 
-def print_records(out: Console, path: Path, only: LogFilter, limit: int, as_json: bool) -> None:
-    records, _ = read_records(path, only)
-    _show(out, records[-limit:] if limit else records, as_json)
-
-
-def follow_records(out: Console, path: Path, only: LogFilter, as_json: bool) -> None:
-    offset = path.stat().st_size if path.exists() else 0
+def follow_records(out: Console, source: ToolCallSource, only: LogFilter, as_json: bool) -> None:
     try:
         while True:
-            records, offset = read_records(path, only, offset)
-            _show(out, records, as_json, header=False)
-            time.sleep(0.5)
+            time.sleep(POLL_SECONDS)
+            _show(out, source.new(only), as_json, header=False)
     except KeyboardInterrupt:
         return
 

@@ -349,19 +349,21 @@ def _loopback_url(host: str, port: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @fails_cleanly
 def logs(limit: int, thread: str | None, user: str | None, follow: bool, as_json: bool) -> None:
-    """Show recent tool calls (data/logs/tool_calls.jsonl).
+    """Show recent tool calls: every worker's from a PostgreSQL chat database
+    (KB_DATABASE_URL), else data/logs/tool_calls.jsonl.
 
     \b
     Example:
         kb logs --thread thr_123 --json
     """
-    from cli.logview import LogFilter, follow_records, print_records
+    from cli.logsources import LogFilter, open_source
+    from cli.logview import follow_records, print_records
 
-    path = Settings().logs_dir / "tool_calls.jsonl"
     only = LogFilter(thread, user)
-    print_records(out, path, only, limit, as_json)
-    if follow:
-        follow_records(out, path, only, as_json)
+    with open_source(Settings()) as source:
+        print_records(out, source, only, limit, as_json)
+        if follow:
+            follow_records(out, source, only, as_json)
 
 
 @cli.command(name="eval")

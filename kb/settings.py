@@ -235,6 +235,11 @@ class Settings(BaseSettings):
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    @property
+    def tool_log(self) -> Path:
+        """The tool calls as JSON lines (kept beside the embedded chat database only)."""
+        return self.logs_dir / "tool_calls.jsonl"
+
 
 def host_name(value: str) -> str:
     """`value` (a host, host:port, [IPv6]:port or bare IPv6) lower-cased, without the port."""

@@ -139,6 +139,13 @@ def m004_accounts(conn: Connection) -> None:
     md.create_all(conn)
 
 
+@migration
+def m005_tool_calls_by_time(conn: Connection) -> None:
+    # `kb logs` on a shared database reads the newest calls of every user and thread.
+    calls = Table("tool_calls", MetaData(), Column("created_at", String(32), nullable=False))
+    Index("tool_calls_created", calls.c.created_at).create(conn)
+
+
 def apply_migrations(conn: Connection) -> list[str]:
     """Apply every migration not yet recorded; return the names applied (empty: no-op)."""
     table = _migrations_table(MetaData())

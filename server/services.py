@@ -30,7 +30,7 @@ from server.links import LinkSigner
 from server.live import LiveIndex, LiveSearcher
 from server.models import configure_tracing, create_model
 from server.scratch import ThreadScratch, remove_if_emptied
-from server.store import SQLStore, default_database_url, open_store
+from server.store import SQLStore, default_database_url, is_embedded, open_store
 from server.syncs import Syncs
 from server.toollog import ToolCallLog
 from server.tracker import UploadTracker
@@ -79,7 +79,11 @@ async def open_chat(
     live = LiveIndex(generations_of(settings), KnowledgeIndex.open(settings))
     url = database_url or settings.database_url or default_database_url(settings.data_dir)
     store = await open_store(url)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    # JSONL logs only beside the embedded database: on a shared one a worker's local file
+    # would hold a fraction of the team's calls, and the database already holds them all.
+    local_logs = is_embedded(url)
+    if local_logs:
+        settings.logs_dir.mkdir(parents=True, exist_ok=True)
     searcher = LiveSearcher(live, embedder)
     accounts = AccountStore(store.engine)
     identity = Identity(settings, accounts)
@@ -96,10 +100,10 @@ async def open_chat(
         store,
         build_agent(model),
         searcher,
-        ToolCallLog(settings.logs_dir / "tool_calls.jsonl", store),
+        ToolCallLog(settings.tool_log if local_logs else None, store),
         history_messages=settings.history_turns,
         default_top_k=settings.search_top_k,
-        feedback_path=settings.logs_dir / "feedback.jsonl",
+        feedback_path=settings.logs_dir / "feedback.jsonl" if local_logs else None,
         scratch=ThreadScratch(files),
         access=access,
     )

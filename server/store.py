@@ -101,6 +101,12 @@ def default_database_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir}/chat.sqlite"
 
 
+def is_embedded(url: str) -> bool:
+    """Whether `url` names the embedded chat database (SQLite), the one a single host uses;
+    a server database (PostgreSQL) is shared by every worker, on any host."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
 def sort_key(dt: datetime) -> str:
     """A UTC timestamp string that sorts like the instant it names, on every dialect."""
     # The ChatKit server stamps items with naive `datetime.now()`: that is local time.

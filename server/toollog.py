@@ -1,6 +1,7 @@
-"""The one record of a tool call, and where it goes: a JSON line in
-`data/logs/tool_calls.jsonl` (for `kb logs`), a row in the chat database (for the UI, through
-`GET /api/threads/{id}/tool-calls`) and one readable console line.
+"""The one record of a tool call, and where it goes: a row in the chat database (for the UI,
+through `GET /api/threads/{id}/tool-calls`, and for `kb logs` on a shared database), one
+readable console line and, beside the embedded database only, a JSON line in
+`data/logs/tool_calls.jsonl` (for `kb logs` there).
 
 The UI reads these records, never the display text of the workflow task that shows the call:
 a task is matched to its record by (workflow item id, task index).
@@ -84,7 +85,7 @@ class ToolCallRecord(BaseModel):
 
     @staticmethod
     def now() -> str:
-        return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        return stamp(dt.datetime.now(dt.UTC))
 
     def summary(self) -> str:
         top = ", ".join(result.where() for result in self.results[:3])
@@ -96,22 +97,31 @@ class ToolCallRecord(BaseModel):
         )
 
 
+def stamp(moment: dt.datetime) -> str:
+    """A record's `time`: compared as text, so always this one format."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
 def _listed(collections: list[str] | None) -> str:
     return "*" if collections is None else ",".join(collections) or "(none)"
 
 
 class ToolCallLog:
-    def __init__(self, path: Path, store: "SQLStore") -> None:
+    """`path`: the JSONL file, or None where the database is the only log (a shared one)."""
+
+    def __init__(self, path: Path | None, store: "SQLStore") -> None:
         self.path = path
         self.store = store
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
     async def write(self, record: ToolCallRecord, context: "RequestContext") -> None:
-        await asyncio.to_thread(self._append, record)
+        if self.path:
+            await asyncio.to_thread(self._append, self.path, record)
         await self.store.save_tool_call(record, context)
         logger.info(record.summary())
 
-    def _append(self, record: ToolCallRecord) -> None:
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+    def _append(self, path: Path, record: ToolCallRecord) -> None:
+        with self._lock, path.open("a", encoding="utf-8") as handle:
             handle.write(record.model_dump_json() + "\n")

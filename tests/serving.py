@@ -1,13 +1,17 @@
 """A real server on a loopback port, and the sample index, for tests."""
 
+import asyncio
+import datetime as dt
 import itertools
+import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any
@@ -19,6 +23,7 @@ from fastapi import FastAPI
 from ingest.pipeline import ingest
 from kb.settings import Settings
 from server.client import ChatClient
+from server.toollog import SearchArguments, ToolCallRecord, stamp
 from tests.servers import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,6 +80,43 @@ def kb_env(data_dir: Path, **settings: str) -> dict[str, str]:
 def run_kb(env: dict[str, str], *args: str, python: tuple[str, ...] = ()) -> CompletedProcess[str]:
     command = [sys.executable, *python, "-c", "from cli.main import main; main()", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+@asynccontextmanager
+async def following(
+    env: dict[str, str], *args: str
+) -> AsyncIterator[Callable[[], Awaitable[dict[str, Any]]]]:
+    """`kb logs --follow --json ARGS` running; yields how to get the next record it prints."""
+    command = ["-c", "from cli.main import main; main()", "logs", "--follow", "--json", *args]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *command, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    stdout = process.stdout
+    assert stdout
+
+    async def next_record() -> dict[str, Any]:
+        line = await asyncio.wait_for(stdout.readline(), 60)
+        return dict(json.loads(line))
+
+    try:
+        yield next_record
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def tool_call(user: str, thread: str, query: str, age_s: float = 0) -> ToolCallRecord:
+    """A search that found nothing, made `age_s` seconds ago."""
+    return ToolCallRecord(
+        time=stamp(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=age_s)),
+        user=user,
+        thread=thread,
+        call_id=f"call_{query.replace(' ', '_')}",
+        arguments=SearchArguments(query=query),
+        duration_ms=1.0,
+        results=[],
+        error=None,
+    )
 
 
 class KbServe(ServerProcess):

@@ -3,12 +3,14 @@ and text is printed as it is, and odd bytes never crash it."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from ingest.pipeline import ingest
 from kb.settings import Settings
+from tests.serving import following, kb_env, tool_call
 
 KB = Path(sys.executable).parent / "kb"
 MARKUP = "Tick [x] when done, see [note], never [/bold] or [red]"
@@ -44,6 +46,28 @@ def test_logs_print_questions_and_sources_literally(settings: Settings):
     assert done.returncode == 0, done.stderr
     for text in (f"why {MARKUP}", "[bold]eve", "thr_[1]", "[draft].md"):
         assert text in done.stdout
+
+
+async def test_logs_follow_prints_calls_as_the_server_appends_them(settings: Settings):
+    settings.logs_dir.mkdir(parents=True)
+    with settings.tool_log.open("w") as log:
+        log.write(tool_call("ann", "thr_1", "first").model_dump_json() + "\n")
+    async with following(kb_env(settings.data_dir), "-n", "1") as next_record:
+        assert (await next_record())["arguments"]["query"] == "first"
+        with settings.tool_log.open("a") as log:
+            log.write(tool_call("ann", "thr_1", "second").model_dump_json() + "\n")
+        assert (await next_record())["arguments"]["query"] == "second"
+
+
+def test_logs_on_a_database_that_does_not_answer_say_which(monkeypatch):
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("KB_DATABASE_URL", f"postgresql+asyncpg://kb:secret@127.0.0.1:{port}/team")
+    done = run_kb("logs")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    shown = f"kb:***@127.0.0.1:{port}/team"  # where it looked, without the password
+    assert "cannot read the chat database (KB_DATABASE_URL)" in done.stderr and shown in done.stderr
 
 
 def test_search_prints_markup_like_text_literally(settings: Settings, docs: Path, embedder):

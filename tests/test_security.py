@@ -310,6 +310,8 @@ def test_kb_logs_shows_one_users_calls_with_their_collections(world, chat, monke
     client = chat("bob")
     client.ask("When do deploys freeze?")
     monkeypatch.setenv("KB_DATA_DIR", str(world.settings.data_dir))
+    # The server's database: on PostgreSQL that is where the calls are, not in a JSONL file.
+    monkeypatch.setenv("KB_DATABASE_URL", str(world.settings.database_url))
     result = CliRunner().invoke(cli, ["logs", "--user", "bob", "--json", "-n", "100"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.output.splitlines()]
