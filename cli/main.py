@@ -5,8 +5,10 @@ Results go to stdout (a table, or JSON with `--json`), progress and diagnostics 
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,13 +301,22 @@ def collections(as_json: bool) -> None:
 @cli.command()
 @click.option("--host", help="Address to listen on (default KB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default KB_PORT, 8000).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes on the port; above 1 needs the index and the chat database on "
+    "servers (KB_INDEX_URL, KB_CHROMA_URL, a PostgreSQL KB_DATABASE_URL).",
+)
 @fails_cleanly
-def serve(host: str | None, port: int | None) -> None:
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the chat UI and the ChatKit API.
 
     \b
-    Example:
+    Examples:
         kb serve --port 8080
+        kb serve --workers 4     # a team's servers: any worker continues any thread
     """
     import logging
 
@@ -314,7 +325,7 @@ def serve(host: str | None, port: int | None) -> None:
     from kb.index import KnowledgeIndex
     from kb.watch import parse_watch
     from kb.writer import running_server, writer_lock
-    from server.app import create_app
+    from server.app import FACTORY, check_workers, create_app
     from server.identity import check_settings
     from server.models import create_model
 
@@ -322,15 +333,23 @@ def serve(host: str | None, port: int | None) -> None:
     host, port = host or settings.host, port or settings.port
     settings = settings.model_copy(update={"host": host, "port": port})  # --host is allowed
     # Fail here with a clear message, not later inside uvicorn's start-up traceback.
+    if workers > 1:
+        check_workers(settings)
     if running := running_server(settings.data_dir):
         raise KBError(f"kb serve (pid {running.pid}) already serves this data dir: {running.url}")
-    with writer_lock(settings.data_dir, "kb serve"):
+    with nullcontext() if settings.index_url else writer_lock(settings.data_dir, "kb serve"):
         KnowledgeIndex.open(settings).close()
     create_model(settings)
     check_settings(settings)  # a bad identity setting fails here, with its name
     parse_watch(settings.watch)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    err.print(f"kb: serving http://{host}:{port}/ (Ctrl+C to stop)")
+    err.print(f"kb: serving http://{host}:{port}/ with {workers} worker(s) (Ctrl+C to stop)")
+    if workers > 1:  # each worker process builds the app from the environment
+        os.environ.update(KB_HOST=host, KB_PORT=str(port))
+        uvicorn.run(
+            FACTORY, factory=True, host=host, port=port, workers=workers, log_level="warning"
+        )
+        return
     app = create_app(settings, url=_loopback_url(host, port))
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
 from kb.embedder import Embedder
+from kb.errors import KBError
 from kb.settings import Settings
 from kb.status import IndexStatus
 from server.attachment_api import add_attachment_routes
@@ -32,8 +33,40 @@ from server.index_api import add_index_routes
 from server.library import add_library_routes
 from server.preflight import RequestRefused, describe
 from server.services import open_server, services_of
+from server.store import is_embedded
 
 STATIC = Path(__file__).parent / "static"
+
+
+FACTORY = "server.app:app_from_environment"  # what `kb serve --workers N` starts N times
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several worker processes, from the `KB_` environment."""
+    return create_app(Settings())
+
+
+def check_workers(settings: Settings) -> None:
+    """Several processes may serve only an index and a chat database on servers."""
+    missing = [
+        name
+        for name, value in (
+            ("KB_INDEX_URL (PostgreSQL)", settings.index_url),
+            ("KB_CHROMA_URL (a Chroma server)", settings.chroma_url),
+            ("KB_DATABASE_URL (postgresql+asyncpg://...)", shared_database(settings)),
+        )
+        if not value
+    ]
+    if missing:
+        raise KBError(
+            "--workers above 1 needs the index and the chat database on servers, which "
+            f"every worker shares: set {', '.join(missing)}; the embedded index and SQLite "
+            "take one process"
+        )
+
+
+def shared_database(settings: Settings) -> bool:
+    return settings.database_url is not None and not is_embedded(settings.database_url)
 
 
 def create_app(
