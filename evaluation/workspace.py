@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import uuid4
 
 from evaluation.metrics import percentile
 from ingest.pipeline import ingest
@@ -13,6 +14,7 @@ from ingest.progress import IngestProgress
 from ingest.report import IngestReport
 from kb.embedder import Embedder, create_embedder
 from kb.index import KnowledgeIndex
+from kb.index.generations import ServerGenerations
 from kb.search import Searcher
 from kb.settings import Settings
 from kb.types import SearchMode
@@ -39,9 +41,10 @@ def workspace(
     embedder: Embedder | None = None,
     progress: IngestProgress | None = None,
 ) -> Iterator[Workspace]:
-    """Index `docs` into a temporary data dir, sharing the embedding cache of `settings`."""
-    with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
-        local = settings.model_copy(
+    """Index `docs` into a temporary data dir, sharing the embedding cache of `settings`;
+    with an index on servers, into a knowledge base of its own there, dropped after."""
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp, _scratch(settings) as scratch:
+        local = scratch.model_copy(
             update={"data_dir": Path(tmp), "cache_dir": settings.embedding_cache.parent}
         )
         embedder = embedder or create_embedder(local)
@@ -51,6 +54,18 @@ def workspace(
                 "SELECT c.chunk_id, d.path FROM chunks c JOIN documents d USING (doc_id)"
             )
             yield Workspace(local, Searcher(index, embedder), report, dict(rows.fetchall()))
+
+
+@contextmanager
+def _scratch(settings: Settings) -> Iterator[Settings]:
+    if not settings.index_url:
+        yield settings
+        return
+    scratch = settings.model_copy(update={"index_name": f"kb_eval_{uuid4().hex[:12]}"})
+    try:
+        yield scratch
+    finally:
+        ServerGenerations(scratch).drop()
 
 
 def latency_summary(latencies: list[float]) -> dict[str, float]:

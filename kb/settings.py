@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         "index (BM25), e.g. `postgresql://kb@db-host:5432/kb` (default: SQLite in the data "
         "dir). Every server process and `kb ingest` on any machine share it.",
     )
+    index_name: str = Field(
+        "kb",
+        pattern=r"^[a-z][a-z0-9_]{1,40}$",
+        description="The knowledge base's name on the servers: its PostgreSQL schemas and "
+        "Chroma collections start with it, so several (a staging one, say) can share them.",
+    )
     chroma_url: str | None = Field(
         None,
         description="For a team: the Chroma server holding the vectors, e.g. "

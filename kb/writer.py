@@ -67,7 +67,7 @@ def index_lock(settings: "Settings", holder: str, wait: bool = False) -> Iterato
     if settings.index_url:
         from kb.index.postgres import ingest_lock
 
-        with ingest_lock(settings.index_url, holder, wait):
+        with ingest_lock(settings.index_url, settings.index_name, holder, wait):
             yield
     else:
         with writer_lock(settings.data_dir, holder):

@@ -70,7 +70,7 @@ def chroma_database(chroma_url: str) -> Iterator[str]:
         yield name
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def index_server_url() -> str:
     """The PostgreSQL server where tests may create databases (`.ci/run` sets it)."""
     url = os.environ.get("KB_TEST_INDEX_URL")
@@ -105,7 +105,13 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Sett
     and a Chroma database of this test's own): the index's contract holds on both."""
     if request.param == "embedded":
         return settings
-    env = request.getfixturevalue("server_index_settings")
+    return request.getfixturevalue("servers_settings")
+
+
+@pytest.fixture
+def servers_settings(settings: Settings, server_index_settings: dict[str, str]) -> Settings:
+    """Settings of an index on servers, this test's alone."""
+    env = server_index_settings
     return settings.model_copy(
         update={
             "index_url": env["KB_INDEX_URL"],

@@ -142,25 +142,29 @@ class DirectoryGenerations(Generations):
 class ServerGenerations(Generations):
     """The index on servers: a generation is a PostgreSQL schema of the `KB_INDEX_URL`
     database with a Chroma collection of the same name; the active one is named in
-    the table `public.kb_generation`, switched in one transaction."""
+    the table `public.kb_generation`, switched in one transaction. Several knowledge
+    bases may share the servers, each under its `KB_INDEX_NAME`: an index never rebuilt
+    is the schema of that name, its rebuilds `<name>_gen_<time>`."""
 
-    DEFAULT = "kb"  # the generation of an index that was never rebuilt
     shared = True
 
     def __init__(self, settings: "Settings") -> None:
         self.settings = settings
         self.url = settings.index_url or ""
+        self.name = settings.index_name
 
     def active(self) -> str:
         from kb.index.postgres import connect
 
         with connect(self.url) as db:
             db.execute(_POINTER_TABLE)
-            row = db.execute("SELECT name FROM public.kb_generation").fetchone()
-        return str(row[0]) if row else self.DEFAULT
+            row = db.execute(
+                "SELECT generation FROM public.kb_generation WHERE name = %s", (self.name,)
+            ).fetchone()
+        return str(row[0]) if row else self.name
 
     def new(self) -> str:
-        return f"kb_gen_{time.time_ns()}"
+        return f"{self.name}_gen_{time.time_ns()}"
 
     def open(self, generation: str, embedding_model: str) -> "KnowledgeIndex":
         from kb.index import KnowledgeIndex
@@ -179,8 +183,11 @@ class ServerGenerations(Generations):
 
         with connect(self.url) as db, db.transaction():
             db.execute(_POINTER_TABLE)
-            db.execute("DELETE FROM public.kb_generation")
-            db.execute("INSERT INTO public.kb_generation (name) VALUES (%s)", (generation,))
+            db.execute(
+                "INSERT INTO public.kb_generation (name, generation) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET generation = excluded.generation",
+                (self.name, generation),
+            )
 
     def remove(self, generation: str) -> None:
         from kb.index.postgres import connect
@@ -196,20 +203,37 @@ class ServerGenerations(Generations):
             close_client(client)
 
     def remove_inactive(self) -> None:
+        active = self.active()
+        for generation in self._generations():
+            if generation != active:
+                self.remove(generation)
+
+    def drop(self) -> None:
+        """Delete this knowledge base from the servers: every generation, and its name."""
         from kb.index.postgres import connect
 
-        active = self.active()
+        for generation in self._generations():
+            self.remove(generation)
+        with connect(self.url) as db:
+            db.execute(_POINTER_TABLE)
+            db.execute("DELETE FROM public.kb_generation WHERE name = %s", (self.name,))
+
+    def _generations(self) -> list[str]:
+        from kb.index.postgres import connect
+
+        rebuilt = self.name.replace("_", "\\_") + "\\_gen\\_%"
         with connect(self.url) as db:
             found = db.execute(
                 "SELECT nspname FROM pg_namespace WHERE nspname = %s OR nspname LIKE %s",
-                (self.DEFAULT, "kb\\_gen\\_%"),
+                (self.name, rebuilt),
             ).fetchall()
-        for (name,) in found:
-            if name != active:
-                self.remove(name)
+        return [str(row[0]) for row in found]
 
 
-_POINTER_TABLE = "CREATE TABLE IF NOT EXISTS public.kb_generation (name TEXT NOT NULL)"
+_POINTER_TABLE = (
+    "CREATE TABLE IF NOT EXISTS public.kb_generation"
+    " (name TEXT PRIMARY KEY, generation TEXT NOT NULL)"
+)
 
 
 def vector_collection(generation: str) -> str:

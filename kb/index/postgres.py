@@ -127,12 +127,12 @@ def lock_key(name: str) -> int:
 
 
 @contextmanager
-def ingest_lock(url: str, holder: str, wait: bool = False) -> Iterator[None]:
+def ingest_lock(url: str, name: str, holder: str, wait: bool = False) -> Iterator[None]:
     """One ingest per knowledge base, wherever it runs: a session-level advisory lock,
     which PostgreSQL also releases when the holder dies (`kill -9` included). Fails at once
     with who holds it, unless `wait`."""
     who = f"`{holder}` (pid {os.getpid()} on {socket.gethostname()})"
-    key = lock_key("ingest")
+    key = lock_key(f"ingest {name}")
     with connect(url, application=who[:63]) as db:
         if wait:
             db.execute("SELECT pg_advisory_lock(%s)", (key,))
