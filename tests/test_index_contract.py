@@ -29,7 +29,7 @@ DOCUMENTS = 400
 
 def scifact_documents() -> list[tuple[DocumentRecord, list[NewChunk]]]:
     """The first SciFact abstracts, each as a document of one or two chunks."""
-    documents = []
+    documents: list[tuple[DocumentRecord, list[NewChunk]]] = []
     with (SCIFACT / "corpus.jsonl").open() as lines:
         for line in itertools.islice(lines, DOCUMENTS):
             doc = json.loads(line)
