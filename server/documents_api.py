@@ -70,7 +70,7 @@ def add_document_routes(router: APIRouter, open_router: APIRouter) -> None:
             context = await request_context(request)
             record = await _document(services, doc_id)
             await services.access.require(context, Action.READ, record.collection)
-        return await _original(record)
+        return await _original(services, record)
 
 
 async def _chunk(services: ChatServices, chunk_id: str) -> ChunkRow:
@@ -92,19 +92,13 @@ async def _document(services: ChatServices, doc_id: str) -> DocumentRecord:
     return record
 
 
-async def _original(record: DocumentRecord) -> Response:
-    root = Path(record.root).resolve()
-    path = (root / record.path).resolve()
-    if not path.is_relative_to(root) or not await asyncio.to_thread(path.is_file):
-        raise HTTPError(404, f"{record.path} is no longer on disk; run `kb ingest`")
-    # Serve exactly the bytes that were indexed: citations point into that version.
-    try:
-        data = await asyncio.to_thread(path.read_bytes)
-    except OSError as error:
-        raise HTTPError(404, f"{record.path} cannot be read: {error.strerror}") from None
-    if hashlib.sha256(data).hexdigest() != record.content_hash:
-        message = f"{record.path} changed since it was indexed; run `kb ingest` to index it"
-        raise HTTPError(409, message)
+async def _original(services: ChatServices, record: DocumentRecord) -> Response:
+    """Exactly the bytes that were indexed (citations point into that version): kept in
+    the catalog on servers, where this worker's host may lack the folder; else the file."""
+    hash_ = record.content_hash or ""
+    kept = await asyncio.to_thread(services.live.read, lambda index: index.catalog.original(hash_))
+    data = kept if kept is not None else await asyncio.to_thread(_file_bytes, record)
+    path = Path(record.path)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if media_type == "text/html":  # never render an indexed page in our origin
         media_type = "text/plain"
@@ -114,6 +108,21 @@ async def _original(record: DocumentRecord) -> Response:
         "content-security-policy": FILE_POLICY,
     }
     return Response(data, media_type=media_type, headers=headers)
+
+
+def _file_bytes(record: DocumentRecord) -> bytes:
+    root = Path(record.root).resolve()
+    path = (root / record.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPError(404, f"{record.path} is no longer on disk; run `kb ingest`")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise HTTPError(404, f"{record.path} cannot be read: {error.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != record.content_hash:
+        message = f"{record.path} changed since it was indexed; run `kb ingest` to index it"
+        raise HTTPError(409, message)
+    return data
 
 
 def _disposition(filename: str, inline: bool) -> str:

@@ -107,6 +107,8 @@ def fresh_chroma_database(url: str) -> Iterator[str]:
         yield name
     finally:
         admin.delete_database(name)
+        # chromadb 1.5 leaves its connections open
+        admin._server._session.close()  # type: ignore[attr-defined]
 
 
 @contextmanager

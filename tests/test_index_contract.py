@@ -180,3 +180,34 @@ def test_a_server_follows_a_rebuild_made_by_another_process(servers_settings, do
     assert rebuilt != first and rebuilt == generations.active()
     assert live.read(lambda index: index.catalog.counts()) == (1, 1)
     live.close()
+
+
+def test_any_worker_serves_the_original_even_without_the_folder(
+    servers_settings, docs, embedder, connect, tmp_path
+):
+    """On servers the catalog keeps the indexed bytes: a worker on a host without the
+    ingested folder still opens the original; a replaced version's bytes are forgotten."""
+    from server.app import create_app
+    from tests.serving import LiveServer
+
+    (docs / "otters.md").write_text("# Otters\n\nOtters hold hands while they sleep.\n")
+    ingest(servers_settings, docs, embedder=embedder)
+    with open_index(servers_settings) as index:
+        (record,) = index.catalog.documents()
+    original = (docs / "otters.md").read_bytes()
+    docs.rename(tmp_path / "elsewhere")  # this "host" never had the folder
+    worker = servers_settings.model_copy(update={"data_dir": tmp_path / "worker"})
+    with LiveServer(create_app(worker, embedder=embedder)) as server:
+        http = connect(server.url).http
+        url = http.post(f"/api/documents/{record.doc_id}/link").json()["url"]
+        response = http.get(url)
+    assert response.status_code == 200 and response.content == original
+    (tmp_path / "elsewhere").rename(docs)
+    (docs / "otters.md").write_text("# Otters\n\nSea otters use stones as tools.\n")
+    ingest(servers_settings, docs, embedder=embedder)
+    with open_index(servers_settings) as index:
+        assert index.catalog.original(record.content_hash or "") is None
+        (changed,) = index.catalog.documents()
+        assert (
+            index.catalog.original(changed.content_hash or "") == (docs / "otters.md").read_bytes()
+        )

@@ -8,10 +8,12 @@ document to its new chunks in one transaction (`commit`); stale vectors are dele
 afterwards. `recover()` deletes whatever a crash left pending.
 """
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -120,13 +122,40 @@ class KnowledgeIndex:
             for vector_id in self.catalog.document_vector_ids(version.record.doc_id)
         ]
         stale = sorted(set(old_ids) - set(new_ids))
+        replaced = self._hashes([version.record.doc_id for version in versions])
+        originals = self._originals([version.record for version in versions])
         with self.catalog.transaction() as db:
             for version in versions:
                 self.catalog.upsert_document(db, version.record)
                 self.catalog.replace_chunks(db, version.record.doc_id, version.chunks)
+            for content_hash, data in originals.items():
+                self.catalog.put_original(db, content_hash, data)
+            self.catalog.drop_unused_originals(db, replaced)
             self.catalog.clear_pending(db, new_ids)
             self.catalog.add_pending(db, stale)
         self._drop_vectors(stale)
+
+    def _hashes(self, doc_ids: list[str]) -> list[str]:
+        """The content hashes the given documents have now (originals they may free)."""
+        if not self.catalog.keeps_originals:
+            return []
+        documents = (self.catalog.document(doc_id) for doc_id in doc_ids)
+        return [d.content_hash for d in documents if d is not None and d.content_hash]
+
+    def _originals(self, records: list[DocumentRecord]) -> dict[str, bytes]:
+        """Content hash -> the indexed bytes, for a catalog that keeps them: read again
+        from the file, kept only while it still holds what was indexed."""
+        if not self.catalog.keeps_originals:
+            return {}
+        found = {}
+        for record in records:
+            try:
+                data = (Path(record.root) / record.path).read_bytes()
+            except OSError:
+                continue  # gone meanwhile: the next sync removes the document
+            if record.content_hash and hashlib.sha256(data).hexdigest() == record.content_hash:
+                found[record.content_hash] = data
+        return found
 
     def record_failure(self, record: DocumentRecord) -> None:
         """Note a file's error; a previously indexed version stays searchable."""
@@ -142,9 +171,11 @@ class KnowledgeIndex:
 
     def delete_document(self, doc_id: str) -> None:
         ids = self.catalog.document_vector_ids(doc_id)
+        hashes = self._hashes([doc_id])
         with self.catalog.transaction() as db:
             self.catalog.add_pending(db, ids)
             self.catalog.delete_document(db, doc_id)
+            self.catalog.drop_unused_originals(db, hashes)
         self._drop_vectors(ids)
 
     def mark_ingested(self) -> None:

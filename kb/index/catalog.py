@@ -349,6 +349,33 @@ class Catalog(ABC):
         self.delete_chunks(db, doc_id)
         db.execute("DELETE FROM documents WHERE doc_id = :doc_id", {"doc_id": doc_id})
 
+    # -- originals (kept by a catalog on servers; embedded, the files are on this disk) ----
+
+    keeps_originals = False
+
+    def put_original(self, db: Session, content_hash: str, data: bytes) -> None:
+        db.execute(
+            "INSERT INTO originals (content_hash, data) VALUES (:hash, :data)"
+            " ON CONFLICT (content_hash) DO NOTHING",
+            {"hash": content_hash, "data": data},
+        )
+
+    def drop_unused_originals(self, db: Session, hashes: Iterable[str]) -> None:
+        """Forget the given originals that no document holds any more."""
+        db.execute(
+            f"DELETE FROM originals WHERE {self.dialect.member('content_hash', 'hashes')}"
+            " AND NOT EXISTS (SELECT 1 FROM documents d"
+            " WHERE d.content_hash = originals.content_hash)",
+            {"hashes": self._listed(hashes)},
+        )
+
+    def original(self, content_hash: str) -> bytes | None:
+        if not self.keeps_originals:
+            return None
+        sql = "SELECT data FROM originals WHERE content_hash = :hash"
+        row = self.db.execute(sql, {"hash": content_hash}).fetchone()
+        return bytes(row[0]) if row else None
+
     # -- pending vectors (written to the vector store, not yet committed here) -------------
 
     def add_pending(self, db: Session, ids: Iterable[str]) -> None:

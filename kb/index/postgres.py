@@ -80,6 +80,7 @@ class PostgresDialect(Dialect):
 class PostgresCatalog(Catalog):
     dialect = PostgresDialect()
     migrations = POSTGRES_MIGRATIONS
+    keeps_originals = True
     _begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     def __init__(self, url: str, schema: str) -> None:

@@ -164,6 +164,10 @@ POSTGRES_MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
                 tokens BIGINT NOT NULL
             )""",
             "INSERT INTO lexical_rows (tab, rows, tokens) VALUES (0, 0, 0), (1, 0, 0)",
+            # The indexed bytes of each document, for "Open original" on any worker (one may
+            # run on a host without the ingested folder), by content: copies are kept once.
+            "CREATE TABLE originals (content_hash TEXT PRIMARY KEY, data BYTEA NOT NULL)",
+            "CREATE INDEX documents_content ON documents (content_hash)",
         ),
     ),
 ]
