@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kb.collections import is_scratch
 from kb.index.catalog import Catalog
@@ -22,6 +23,7 @@ class IndexStatus:
     last_ingest: str | None  # ISO time, UTC
     data_dir: str
     data_size_mb: float
+    backends: str = ""  # where the index lives: embedded, or which servers
     ocr: str | None = None  # whether scans can be read (ingest knows; the core does not)
 
     @classmethod
@@ -42,11 +44,25 @@ class IndexStatus:
             last_ingest=_iso(catalog.get_meta("last_ingest")),
             data_dir=str(settings.data_dir.resolve()),
             data_size_mb=round(_size(settings.data_dir) / 2**20, 2),
+            backends=backends(settings),
         )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "IndexStatus":
         return cls(**{field.name: data[field.name] for field in fields(cls) if field.name in data})
+
+
+def backends(settings: Settings) -> str:
+    """Where the index lives, without credentials."""
+    if not settings.index_url:
+        return "embedded: SQLite and Chroma in the data dir"
+    catalog = urlsplit(settings.index_url)
+    vectors = urlsplit(settings.chroma_url or "")
+    return (
+        f"servers: PostgreSQL {catalog.hostname}:{catalog.port or 5432}{catalog.path}, "
+        f"Chroma {vectors.scheme}://{vectors.hostname}:{vectors.port}; "
+        f"knowledge base {settings.index_name!r}"
+    )
 
 
 def _iso(timestamp: str | None) -> str | None:

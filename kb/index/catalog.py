@@ -362,6 +362,8 @@ class Catalog(ABC):
 
     def drop_unused_originals(self, db: Session, hashes: Iterable[str]) -> None:
         """Forget the given originals that no document holds any more."""
+        if not self.keeps_originals:
+            return
         db.execute(
             f"DELETE FROM originals WHERE {self.dialect.member('content_hash', 'hashes')}"
             " AND NOT EXISTS (SELECT 1 FROM documents d"
