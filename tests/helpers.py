@@ -1,9 +1,16 @@
-"""Test helpers shared by the ingest tests."""
+"""Test helpers shared by the ingest and index tests."""
 
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 from tokenizers import Tokenizer
+
+from kb.embedder import Embedder
+from kb.index import KnowledgeIndex
+from kb.search import Searcher
+from kb.settings import Settings
+from kb.types import SearchMode
 
 
 class TokenizerCounter:
@@ -64,3 +71,52 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
 def _pdf_string(text: str) -> bytes:
     escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     return escaped.encode("latin-1")
+
+
+class CountingEmbedder:
+    """The real model, counting how many texts it was asked to embed."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_tokens = inner.max_tokens
+        self.embedded: list[str] = []
+        self.calls: list[int] = []  # texts per embed call
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        self.calls.append(len(texts))
+        return self.inner.embed(texts)
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sample(docs: Path) -> None:
+    write(docs / "install.md", "# Installing\n\n## Linux\n\nRun the zanzibar installer.\n")
+    write(docs / "notes.txt", "The quokka protocol handles retries.\n\nSecond paragraph.")
+    write(
+        docs / "guide" / "page.html",
+        "<html><head><title>Guide</title></head><body><h1>Setup</h1>"
+        "<p>Configure the walrus daemon.</p></body></html>",
+    )
+
+
+def search_sources(
+    settings: Settings, embedder: Embedder, query: str, mode: SearchMode = SearchMode.HYBRID
+) -> list[str]:
+    index = KnowledgeIndex.open(settings)
+    try:
+        hits = Searcher(index, embedder).search(query, k=10, mode=mode)
+        return [hit.source for hit in hits]
+    finally:
+        index.close()

@@ -21,6 +21,7 @@ from kb.settings import Settings
 from kb.types import DocFilter
 from server.live import FOLLOW_S, LiveIndex
 from tests.conftest import SHARED_EVAL
+from tests.helpers import CountingEmbedder, sample, search_sources
 from tests.servers import fresh_postgres_database
 
 SCIFACT = SHARED_EVAL / "scifact"
@@ -211,3 +212,17 @@ def test_any_worker_serves_the_original_even_without_the_folder(
         assert (
             index.catalog.original(changed.content_hash or "") == (docs / "otters.md").read_bytes()
         )
+
+
+def test_moving_an_embedded_knowledge_base_to_servers_embeds_nothing_again(
+    settings, servers_settings, docs, embedder
+):
+    sample(docs)
+    ingest(settings, docs, embedder=embedder)  # the embedded index, and the embedding cache
+    counting = CountingEmbedder(embedder)
+    report = ingest(servers_settings, docs, rebuild=True, embedder=counting)
+    assert report.counts()["added"] == 3
+    assert len(counting.embedded) == 1  # the check of the model, nothing else
+    assert "notes.txt" in search_sources(servers_settings, embedder, "quokka protocol")
+    with open_index(servers_settings) as index:
+        assert index.vectors.count() == index.catalog.vector_count() > 0

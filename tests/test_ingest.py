@@ -3,7 +3,6 @@
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ingest.pipeline import PROBE_TEXT, ingest
@@ -14,25 +13,7 @@ from kb.search import Searcher
 from kb.settings import Settings
 from kb.types import SearchMode
 from kb.writer import index_lock
-
-
-class CountingEmbedder:
-    """The real model, counting how many texts it was asked to embed."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.max_tokens = inner.max_tokens
-        self.embedded: list[str] = []
-        self.calls: list[int] = []  # texts per embed call
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        self.embedded.extend(texts)
-        self.calls.append(len(texts))
-        return self.inner.embed(texts)
+from tests.helpers import CountingEmbedder, sample, search_sources, write
 
 
 @pytest.fixture
@@ -44,36 +25,6 @@ def settings(backend_settings: Settings) -> Settings:
 @pytest.fixture
 def counting(embedder: Embedder) -> CountingEmbedder:
     return CountingEmbedder(embedder)
-
-
-def write(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
-
-
-def sample(docs: Path) -> None:
-    write(docs / "install.md", "# Installing\n\n## Linux\n\nRun the zanzibar installer.\n")
-    write(docs / "notes.txt", "The quokka protocol handles retries.\n\nSecond paragraph.")
-    write(
-        docs / "guide" / "page.html",
-        "<html><head><title>Guide</title></head><body><h1>Setup</h1>"
-        "<p>Configure the walrus daemon.</p></body></html>",
-    )
-
-
-def search_sources(
-    settings: Settings, embedder: Embedder, query: str, mode: SearchMode = SearchMode.HYBRID
-) -> list[str]:
-    index = KnowledgeIndex.open(settings)
-    try:
-        hits = Searcher(index, embedder).search(query, k=10, mode=mode)
-        return [hit.source for hit in hits]
-    finally:
-        index.close()
 
 
 def test_first_ingest_adds_every_file_with_metadata(settings, docs, counting):
