@@ -204,7 +204,7 @@ class ServerGenerations(Generations):
 
     def remove_inactive(self) -> None:
         active = self.active()
-        for generation in self._generations():
+        for generation in self.names():
             if generation != active:
                 self.remove(generation)
 
@@ -212,13 +212,14 @@ class ServerGenerations(Generations):
         """Delete this knowledge base from the servers: every generation, and its name."""
         from kb.index.postgres import connect
 
-        for generation in self._generations():
+        for generation in self.names():
             self.remove(generation)
         with connect(self.url) as db:
             db.execute(_POINTER_TABLE)
             db.execute("DELETE FROM public.kb_generation WHERE name = %s", (self.name,))
 
-    def _generations(self) -> list[str]:
+    def names(self) -> list[str]:
+        """Every generation of this knowledge base on the servers."""
         from kb.index.postgres import connect
 
         rebuilt = self.name.replace("_", "\\_") + "\\_gen\\_%"
