@@ -107,6 +107,7 @@ def fresh_chroma_database(url: str) -> Iterator[str]:
         yield name
     finally:
         admin.delete_database(name)
+        admin._server._session.close()  # type: ignore[attr-defined]  # chromadb 1.5 never does
 
 
 @contextmanager
