@@ -19,11 +19,13 @@ from sqlalchemy import (
     Table,
     Text,
     select,
+    text,
 )
 
 Migration = Callable[[Connection], None]
 
 MIGRATIONS: list[Migration] = []
+MIGRATING = "chat database migrations"  # the name of the advisory lock on PostgreSQL
 
 
 def migration(fn: Migration) -> Migration:
@@ -148,6 +150,12 @@ def m005_tool_calls_by_time(conn: Connection) -> None:
 
 def apply_migrations(conn: Connection) -> list[str]:
     """Apply every migration not yet recorded; return the names applied (empty: no-op)."""
+    if conn.dialect.name == "postgresql":
+        # Workers of a team start together on one database: they take turns (the lock
+        # goes with the transaction), so the first migrates and the others find it done.
+        from kb.index.postgres import lock_key
+
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(MIGRATING)})
     table = _migrations_table(MetaData())
     table.create(conn, checkfirst=True)
     done = set(conn.scalars(select(table.c.name)))

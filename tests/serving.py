@@ -10,8 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any
@@ -156,6 +156,22 @@ class Repeat(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=120)
+
+
+@contextmanager
+def repeating(*attempts: Callable[[], str | None]) -> Iterator[list[Repeat]]:
+    """A `Repeat` loop for each attempt, every one under way before the body runs (and
+    still running a moment after it), stopped afterwards."""
+    loops = [Repeat(attempt) for attempt in attempts]
+    for loop in loops:
+        loop.start()
+    time.sleep(1)
+    try:
+        yield loops
+    finally:
+        time.sleep(0.5)
+        for loop in loops:
+            loop.stop()
 
 
 def search_attempts(http: httpx.Client, queries: list[str]) -> Callable[[], str | None]:

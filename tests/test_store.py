@@ -377,3 +377,16 @@ async def test_sqlite_uses_wal(tmp_path: Any) -> None:
             assert await conn.scalar(text("PRAGMA busy_timeout")) > 0
     finally:
         await store.close()
+
+
+@pytest.mark.postgres
+async def test_workers_starting_together_on_a_blank_database_all_start() -> None:
+    # Team workers start side by side on one PostgreSQL database: one migrates, the others
+    # wait for it and find nothing left to do.
+    url = os.environ.get("KB_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("set KB_TEST_DATABASE_URL to run the PostgreSQL store tests")
+    async for backend in _pg_schema(url):
+        stores = await asyncio.gather(*(backend.open() for _ in range(4)))
+        for store in stores:
+            await store.close()

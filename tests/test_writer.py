@@ -27,9 +27,9 @@ from tests.serving import (
     ChatClient,
     KbServe,
     LiveServer,
-    Repeat,
     chat_attempts,
     kb_env,
+    repeating,
     run_kb,
     search_attempts,
 )
@@ -61,20 +61,14 @@ def ingest_while_searching(env, docs, url, *args):
     report, stderr, and how many searches finished while the ingest ran."""
     searchers = [client(url), client(url)]
     chat = ChatClient(url, token=TOKEN)
-    loops = [
-        Repeat(search_attempts(searchers[0], QUERIES)),
-        Repeat(search_attempts(searchers[1], QUERIES[::-1])),
-        Repeat(chat_attempts(chat, QUESTIONS)),
-    ]
-    for loop in loops:
-        loop.start()
-    time.sleep(1)  # every loop is under way before the ingest starts
-    started = time.monotonic()
-    run = run_kb(env, "ingest", str(docs), "--json", *args)
-    ended = time.monotonic()
-    time.sleep(0.5)
-    for loop in loops:
-        loop.stop()
+    with repeating(
+        search_attempts(searchers[0], QUERIES),
+        search_attempts(searchers[1], QUERIES[::-1]),
+        chat_attempts(chat, QUESTIONS),
+    ) as loops:
+        started = time.monotonic()
+        run = run_kb(env, "ingest", str(docs), "--json", *args)
+        ended = time.monotonic()
     for http in [*searchers, chat.http]:
         http.close()
     assert run.returncode == 0, run.stderr
