@@ -50,6 +50,12 @@ def corpora(quick: bool) -> list[Corpus]:
     ]
 
 
+def team_corpus(quick: bool) -> Corpus:
+    """The corpus ingested into each backend: SciFact's many small files make the writes to
+    the index weigh most (the sample docs in a quick run)."""
+    return {corpus.name: corpus for corpus in corpora(quick)}["sample_docs" if quick else "scifact"]
+
+
 def _copier(source: Path) -> Callable[[Path], None]:
     def fill(target: Path) -> None:
         for path in sorted(source.iterdir()):
