@@ -43,7 +43,8 @@ OCR_ROWS = [
 
 def bench_tables(result: dict) -> list[Table]:
     """The sections the run measured (`--synthetic`: search alone)."""
-    sections = [("ingest", _ingest), ("search", _search), ("indexes", _lexical_side)]
+    sections = [("ingest", _ingest), ("search", _search), ("indexes", _builds)]
+    sections += [("indexes", _lexical_side)]
     sections += [("chat", _chat), ("ocr", _ocr), ("team", _team_ingest), ("team", _team_chat)]
     return [_machine(result), *(table(result) for key, table in sections if key in result)]
 
@@ -114,6 +115,16 @@ LATENCY_COLUMNS = ("p50 ms", "p95 ms", "p99 ms", "CPU p50 ms", "CPU p95 ms")
 
 def _search(result: dict) -> Table:
     return _latencies("Search latency (k=5)", ("index", "mode"), result["search"])
+
+
+def _builds(result: dict) -> Table:
+    table = Table(title="Synthetic indexes built (KnowledgeIndex.write_documents)")
+    for name in ("index", "backend", "chunks", "build s", "chunks / s"):
+        table.add_column(name, justify="left" if name in ("index", "backend") else "right")
+    for name, index in result["indexes"].items():
+        figures = (index["chunks"], index["build_s"], index["chunks_per_s"])
+        table.add_row(name, index["backend"], *map(str, figures))
+    return table
 
 
 def _lexical_side(result: dict) -> Table:
