@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     select,
+    text,
 )
 
 Migration = Callable[[Connection], None]
@@ -148,6 +149,13 @@ def m005_tool_calls_by_time(conn: Connection) -> None:
 
 def apply_migrations(conn: Connection) -> list[str]:
     """Apply every migration not yet recorded; return the names applied (empty: no-op)."""
+    if conn.dialect.name == "postgresql":
+        # Workers of `kb serve --workers N` start at once: on a blank database each would
+        # create the tables, and all but one fail. One at a time, the others find it done.
+        from kb.index.postgres import lock_key
+
+        key = lock_key("chat database migrations")
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     table = _migrations_table(MetaData())
     table.create(conn, checkfirst=True)
     done = set(conn.scalars(select(table.c.name)))
