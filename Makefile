@@ -99,7 +99,7 @@ eval: install
 	$(KB) eval data/eval/sec-10-q-scanned
 
 bench: install
-	$(KB) bench
+	$(KB) bench --backends embedded,servers --postgres $(PG_URL)/postgres
 	$(KB) bench --soak
 
 logs: install

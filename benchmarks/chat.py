@@ -5,8 +5,6 @@ time to the first assistant text delta and to the end of the stream.
 """
 
 import asyncio
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +14,10 @@ from pathlib import Path
 import httpx
 
 from benchmarks.procs import child_env, kb_command
+from benchmarks.servers import ServerProcess, free_port
 from evaluation.metrics import percentile
-from kb.errors import KBError
 from server.client import is_text_delta, question_body, stream_events
 
-START_TIMEOUT_S = 120
 REQUEST_TIMEOUT_S = 120
 
 
@@ -38,15 +35,23 @@ class Load:
     rounds: int
 
 
-def bench_chat(data_dir: Path, questions: list[str], load: Load) -> dict:
-    with serve(data_dir) as url:
-        return asyncio.run(_measure(url, questions, load))
+def bench_chat(
+    data_dir: Path,
+    questions: list[str],
+    load: Load,
+    servers: dict[str, str] | None = None,
+    workers: int = 1,
+) -> dict:
+    with serve(data_dir, servers, workers) as url:
+        return asyncio.run(_measure(url, questions, load, workers))
 
 
-async def _measure(url: str, questions: list[str], load: Load) -> dict:
+async def _measure(url: str, questions: list[str], load: Load, workers: int) -> dict:
     limits = httpx.Limits(max_connections=load.concurrency + 1)
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as http:
-        await ask(http, questions[0])  # loads the embedding model in the server
+        # Loads the embedding model in the server: in each worker, as asked at once they
+        # are likely to reach different ones.
+        await asyncio.gather(*(ask(http, questions[0]) for _ in range(workers)))
         single, single_s = await _phase(http, questions, 1, load.sequential)
         many, many_s = await _phase(http, questions, load.concurrency, load.rounds)
     return {
@@ -103,39 +108,12 @@ def chat_stats(samples: list[Sample], seconds: float) -> dict:
 
 
 @contextmanager
-def serve(data_dir: Path) -> Iterator[str]:
-    """`kb serve` on a free loopback port; killed on the way out, whatever happens."""
+def serve(data_dir: Path, servers: dict[str, str] | None = None, workers: int = 1) -> Iterator[str]:
+    """`kb serve` on a free loopback port, stopped on the way out, whatever happens;
+    `servers`: the settings of an index on servers (benchmarks.backends.server_env)."""
     port = free_port()
-    env = child_env(data_dir, model="offline", host="127.0.0.1", port=port)
-    log_path = data_dir / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            kb_command("serve"), env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, process, log_path)
-            yield url
-        finally:
-            process.kill()
-            process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise KBError(f"kb serve exited {process.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise KBError(f"kb serve did not answer /healthz in {START_TIMEOUT_S} s")
+    env = child_env(data_dir, model="offline", host="127.0.0.1", port=port, **(servers or {}))
+    command = kb_command("serve", f"--workers={workers}")
+    url = f"http://127.0.0.1:{port}"
+    with ServerProcess(command, url, "/healthz", data_dir / "serve.log", env, cwd=data_dir):
+        yield url

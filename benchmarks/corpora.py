@@ -5,6 +5,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from benchmarks.procs import REPO
@@ -50,6 +51,17 @@ def corpora(quick: bool) -> list[Corpus]:
     ]
 
 
+def team_corpus(quick: bool) -> Corpus:
+    """The corpus ingested into each backend: the first 1,000 SciFact abstracts (many small
+    files, so the writes to the index weigh most; all 5,183 would take most of an hour to
+    embed cold on two cores first); the sample docs in a quick run."""
+    if quick:
+        return corpora(quick)[0]
+    if not (SCIFACT / "corpus.jsonl").exists():
+        raise KBError(f"{SCIFACT / 'corpus.jsonl'} is missing: the team bench needs ../shared/eval")
+    return Corpus("scifact_1k", partial(_scifact_corpus, limit=1000), _scifact_questions)
+
+
 def _copier(source: Path) -> Callable[[Path], None]:
     def fill(target: Path) -> None:
         for path in sorted(source.iterdir()):
@@ -59,10 +71,10 @@ def _copier(source: Path) -> Callable[[Path], None]:
     return fill
 
 
-def _scifact_corpus(target: Path) -> None:
+def _scifact_corpus(target: Path, limit: int | None = None) -> None:
     from evaluation.beir import write_corpus
 
-    write_corpus(SCIFACT, target)
+    write_corpus(SCIFACT, target, limit)
 
 
 def _sample_questions(limit: int) -> list[str]:

@@ -27,9 +27,9 @@ def bench_ingest(
     work.docs.mkdir(parents=True)
     corpus.fill(work.docs)
     _warm_page_cache(work.docs)
-    env = _env(work.data, settings, settings.embedding_runtime)
+    env = ingest_env(work.data, settings, settings.embedding_runtime)
     log(f"{corpus.name}: cold ingest, previous release (torch fp32)")
-    previous, _ = _ingest(work, _env(work.data.with_name("previous"), settings, TORCH))
+    previous, _ = _ingest(work, ingest_env(work.data.with_name("previous"), settings, TORCH))
     log(f"{corpus.name}: cold ingest ({settings.embedding_runtime})")
     cold, cold_report = _ingest(work, env)
     log(f"{corpus.name}: floor (parse + embed alone)")
@@ -62,7 +62,8 @@ def bench_ingest(
     }
 
 
-def _env(data: Path, settings: Settings, runtime: str) -> dict[str, str]:
+def ingest_env(data: Path, settings: Settings, runtime: str, **more: object) -> dict[str, str]:
+    """The environment of a `kb ingest` into `data` with the bench's settings (and `more`)."""
     return child_env(
         data,
         embedding_runtime=runtime,
@@ -70,12 +71,13 @@ def _env(data: Path, settings: Settings, runtime: str) -> dict[str, str]:
         chunk_tokens=settings.chunk_tokens,
         max_file_mb=settings.max_file_mb,
         sentence_windows=settings.sentence_windows,
+        **more,
     )
 
 
 def _ingest(work: Workdir, env: dict[str, str]) -> tuple[Finished, dict]:
     finished = run_measured(kb_command("ingest", str(work.docs), "--json"), env, work.scratch)
-    return finished, _json_result(finished, "kb ingest")
+    return finished, json_result(finished, "kb ingest")
 
 
 def _floor(work: Workdir, env: dict[str, str], settings: Settings) -> tuple[Finished, dict]:
@@ -88,10 +90,10 @@ def _floor(work: Workdir, env: dict[str, str], settings: Settings) -> tuple[Fini
         *([] if settings.sentence_windows else ["--whole-chunks"]),
     )
     finished = run_measured(command, env, work.scratch)
-    return finished, _json_result(finished, "the floor")
+    return finished, json_result(finished, "the floor")
 
 
-def _json_result(finished: Finished, what: str) -> dict:
+def json_result(finished: Finished, what: str) -> dict:
     if finished.returncode not in (0, 2):  # 2: some files failed, reported in the JSON
         raise KBError(f"{what} exited {finished.returncode}: {finished.stderr[-2000:]}")
     try:

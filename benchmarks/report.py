@@ -24,8 +24,14 @@ CHAT_ROWS = [
     ("requests", "requests"),
     ("errors", "errors"),
 ]
-
-
+TEAM_INGEST_ROWS = [
+    ("embedded_s", "embedded s"),
+    ("servers_s", "servers s"),
+    ("servers_vs_embedded", "servers / embedded"),
+    ("chunks", "chunks"),
+    ("embedded_chunks_per_s", "embedded chunks / s"),
+    ("servers_chunks_per_s", "servers chunks / s"),
+]
 OCR_ROWS = [
     ("pages", "pages"),
     ("dpi", "dpi"),
@@ -37,8 +43,9 @@ OCR_ROWS = [
 
 def bench_tables(result: dict) -> list[Table]:
     """The sections the run measured (`--synthetic`: search alone)."""
-    sections = [("ingest", _ingest), ("search", _search), ("indexes", _lexical_side)]
-    sections += [("chat", _chat), ("ocr", _ocr)]
+    sections = [("ingest", _ingest), ("search", _search), ("indexes", _builds)]
+    sections += [("indexes", _lexical_side)]
+    sections += [("chat", _chat), ("ocr", _ocr), ("team", _team_ingest), ("team", _team_chat)]
     return [_machine(result), *(table(result) for key, table in sections if key in result)]
 
 
@@ -66,6 +73,32 @@ def _chat(result: dict) -> Table:
     return _by_rows("Chat over HTTP (offline model)", columns, CHAT_ROWS)
 
 
+def _team_ingest(result: dict) -> Table:
+    columns = {name: _ingest_pair(figures) for name, figures in result["team"]["ingest"].items()}
+    return _by_rows("kb ingest, servers vs embedded (embeddings cached)", columns, TEAM_INGEST_ROWS)
+
+
+def _ingest_pair(figures: dict) -> dict:
+    embedded, servers = figures["embedded"], figures["servers"]
+    return {
+        "embedded_s": embedded["ingest_s"],
+        "servers_s": servers["ingest_s"],
+        "servers_vs_embedded": figures["servers_vs_embedded"],
+        "chunks": embedded["chunks"],
+        "embedded_chunks_per_s": embedded["chunks_per_s"],
+        "servers_chunks_per_s": servers["chunks_per_s"],
+    }
+
+
+def _team_chat(result: dict) -> Table:
+    stats = result["team"]["chat"]
+    columns = {
+        f"{name} ({figures.get('concurrency', 1)} at once)": figures
+        for name, figures in stats.items()
+    }
+    return _by_rows("Chat, kb serve --workers 2, index on servers", columns, CHAT_ROWS)
+
+
 def _by_rows(title: str, columns: dict[str, dict], rows: list[tuple[str, str]]) -> Table:
     table = Table(title=title)
     table.add_column("")
@@ -84,8 +117,22 @@ def _search(result: dict) -> Table:
     return _latencies("Search latency (k=5)", ("index", "mode"), result["search"])
 
 
+def _builds(result: dict) -> Table:
+    table = Table(title="Synthetic indexes built (KnowledgeIndex.write_documents)")
+    for name in ("index", "backend", "chunks", "build s", "chunks / s"):
+        table.add_column(name, justify="left" if name in ("index", "backend") else "right")
+    for name, index in result["indexes"].items():
+        figures = (index["chunks"], index["build_s"], index["chunks_per_s"])
+        table.add_row(name, index["backend"], *map(str, figures))
+    return table
+
+
 def _lexical_side(result: dict) -> Table:
-    sides = {name: index["hybrid_lexical_side"] for name, index in result["indexes"].items()}
+    sides = {
+        name: index["hybrid_lexical_side"]
+        for name, index in result["indexes"].items()
+        if "hybrid_lexical_side" in index  # embedded only
+    }
     title = "Lexical side of a hybrid search (depth 100): previous release vs now"
     return _latencies(title, ("index", "algorithm"), sides)
 

@@ -8,15 +8,15 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from evaluation.metrics import percentile
 from kb.embedder import Embedder
+from kb.index import KnowledgeIndex
 from kb.index.catalog import Catalog, Owner
-from kb.index.generations import embedded_index
 from kb.index.lexical import query_terms
 from kb.index.vectors import release_vector_stores
 from kb.search import Searcher
+from kb.settings import Settings
 from kb.types import SearchMode
 
 TOP_K = 5
@@ -24,8 +24,9 @@ WARM_UP = 3
 
 
 @contextmanager
-def open_index(index_dir: Path, embedder: Embedder) -> Iterator[Searcher]:
-    index = embedded_index(index_dir, embedder.name)
+def open_index(settings: Settings, embedder: Embedder) -> Iterator[Searcher]:
+    """The index the settings name (embedded or on servers), searched with `embedder`."""
+    index = KnowledgeIndex.open(settings)
     try:
         yield Searcher(index, embedder)
     finally:

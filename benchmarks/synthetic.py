@@ -7,13 +7,12 @@ words, which act as stopwords do in real text (and real queries drop those).
 
 import time
 from operator import itemgetter
-from pathlib import Path
 
 import numpy as np
 
-from kb.index import DocumentWrite
+from kb.index import DocumentWrite, KnowledgeIndex
 from kb.index.catalog import DocumentRecord, NewChunk
-from kb.index.generations import embedded_index
+from kb.settings import Settings
 
 DIMENSION = 384
 VOCABULARY = 30_000
@@ -75,11 +74,12 @@ def _vocabulary(rng: np.random.Generator) -> list[str]:
     return list(words)
 
 
-def build_synthetic(index_dir: Path, chunks: int, model_name: str, seed: int = 0) -> ZipfText:
-    """Write `chunks` chunks; returns the text generator (for queries)."""
+def build_synthetic(settings: Settings, chunks: int, seed: int = 0) -> ZipfText:
+    """Write `chunks` chunks into the (empty) index the settings name, embedded or on
+    servers, through the product's write path; returns the text generator (for queries)."""
     rng = np.random.default_rng(seed)
     text = ZipfText(rng)
-    index = embedded_index(index_dir, model_name)
+    index = KnowledgeIndex.open(settings)
     try:
         documents = -(-chunks // CHUNKS_PER_DOCUMENT)
         for first in range(0, documents, DOCUMENTS_PER_WRITE):

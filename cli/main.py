@@ -453,9 +453,36 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     metavar="CHUNKS",
     help="Only search latency on a synthetic index of CHUNKS chunks (repeatable).",
 )
+@click.option(
+    "--backends",
+    default="embedded",
+    show_default=True,
+    metavar="LIST",
+    help="Index backends to measure, comma-separated: embedded, servers (PostgreSQL and a "
+    "Chroma server the bench starts; with them a full run adds the --team figures).",
+)
+@click.option(
+    "--team",
+    is_flag=True,
+    help="Only ingest into servers next to embedded, and chat from 2 workers on servers.",
+)
+@click.option(
+    "--postgres",
+    metavar="URL",
+    help="The PostgreSQL server where --backends servers creates (and drops) its databases "
+    "(default: postgres@127.0.0.1:5432, as `make team`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @fails_cleanly
-def bench(quick: bool, soak: bool, synthetic: tuple[int, ...], as_json: bool) -> None:
+def bench(
+    quick: bool,
+    soak: bool,
+    synthetic: tuple[int, ...],
+    backends: str,
+    team: bool,
+    postgres: str | None,
+    as_json: bool,
+) -> None:
     """Measure ingest, search and chat on this machine, side by side.
 
     The full run ingests the SEC 10-Q PDFs and SciFact (../shared/eval) cold, warm and
@@ -468,23 +495,35 @@ def bench(quick: bool, soak: bool, synthetic: tuple[int, ...], as_json: bool) ->
     docs. `--soak` instead runs 8 chats for 5 minutes against `kb serve` while the sample
     docs change and are re-ingested every 30 s (every fourth time rebuilt), and counts
     failed searches and changes not visible when `kb ingest` returned (`--quick`: 40 s).
-    The JSON is also written to <KB_DATA_DIR>/bench/<UTC timestamp>.json.
+    `--backends embedded,servers` also measures the index on servers (fresh PostgreSQL
+    databases on --postgres, a Chroma server the bench starts): synthetic search at the
+    sizes given (a full run: 100,000 chunks), `kb ingest` of SciFact into each backend from
+    one warm embedding cache, and chat from `kb serve --workers 2`, 16 streams at once;
+    `--team` runs those last two alone. The JSON is also written to
+    <KB_DATA_DIR>/bench/<UTC timestamp>.json.
 
     \b
     Example:
         kb bench --quick --json
         kb bench --soak
         kb bench --synthetic 100000 --synthetic 1000000
+        kb bench --synthetic 10000 --synthetic 100000 --backends embedded,servers
+        kb bench --team
     """
+    from benchmarks.backends import BACKENDS
     from benchmarks.report import bench_tables, soak_tables
-    from benchmarks.runner import run_bench, save_result
+    from benchmarks.runner import Options, run_bench, save_result
     from benchmarks.soak import run_soak
 
     def log(line: str) -> None:
         err.print(f"bench: {line}", highlight=False)
 
+    chosen = tuple(name.strip() for name in backends.split(",") if name.strip())
+    if not chosen or set(chosen) - set(BACKENDS):
+        raise KBError(f"--backends takes {', '.join(BACKENDS)} (comma-separated), not {backends!r}")
+    options = Options(quick, synthetic, chosen, team, postgres)
     settings = Settings()
-    result = run_soak(quick, log) if soak else run_bench(settings, quick, log, synthetic)
+    result = run_soak(quick, log) if soak else run_bench(settings, options, log)
     path = save_result(result, settings.data_dir)
     err.print(f"bench: done in {result['duration_s']} s; wrote {path}", highlight=False)
     if as_json:

@@ -4,6 +4,7 @@ import csv
 import json
 import tempfile
 from collections import defaultdict
+from itertools import islice
 from pathlib import Path
 
 from evaluation.metrics import mrr_at, ndcg_at, recall_at
@@ -41,10 +42,11 @@ def load_queries(folder: Path, wanted: set[str]) -> dict[str, str]:
     return queries
 
 
-def write_corpus(folder: Path, target: Path) -> None:
-    """One Markdown file per record: the title is its heading, as a user's doc would be."""
+def write_corpus(folder: Path, target: Path, limit: int | None = None) -> None:
+    """One Markdown file per record (the first `limit`): the title is its heading, as a
+    user's doc would be."""
     with (folder / "corpus.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
+        for line in islice(handle, limit):
             record = json.loads(line)
             title = " ".join(record.get("title", "").split())
             body = f"# {title}\n\n{record['text']}\n" if title else record["text"]

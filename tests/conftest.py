@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from kb.embedder import Embedder, create_embedder
-from kb.settings import Settings
-from tests.servers import (
+from benchmarks.servers import (
     HEARTBEAT,
     answers,
     chroma_server,
     fresh_chroma_database,
     fresh_postgres_database,
 )
+from kb.embedder import Embedder, create_embedder
+from kb.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_EVAL = REPO.parent / "shared" / "eval"

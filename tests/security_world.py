@@ -16,12 +16,12 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from benchmarks.servers import fresh_postgres_database
 from ingest.pipeline import ingest
 from kb.index.generations import generations_of
 from kb.settings import Settings
 from server.accounts import AccountStore
 from server.store import open_store
-from tests.servers import fresh_postgres_database
 
 OPERATOR = "operator-s3cret"
 AUDIENCE = "kb-test"

@@ -20,11 +20,11 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from benchmarks.servers import ServerProcess, free_port
 from ingest.pipeline import ingest
 from kb.settings import Settings
 from server.client import ChatClient
 from server.toollog import SearchArguments, ToolCallRecord, stamp
-from tests.servers import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DOCS = REPO / "data" / "docs"

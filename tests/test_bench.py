@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import REPO
 
+KB = [sys.executable, "-c", "from cli.main import main; main()"]
+
 INGEST_FIGURES = {
     "cold_s",
     "previous_cold_s",
@@ -142,3 +144,39 @@ def test_quick_soak_fails_no_search_and_shows_every_change(tmp_path: Path) -> No
     assert result["chat"]["requests"] > 0 and result["chat"]["errors"] == 0
     assert [r["rebuild"] for r in result["rounds"]] == [False, False, True]
     assert result["ingests_visible_at_once"] == result["ingests"] == 3
+
+
+def test_bench_refuses_an_unknown_backend() -> None:
+    finished = subprocess.run(
+        [*KB, "bench", "--synthetic", "1000", "--backends", "embedded,cloud"],
+        cwd=REPO,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode != 0
+    assert "--backends takes embedded, servers" in finished.stderr
+
+
+@pytest.mark.slow
+def test_synthetic_search_on_servers(index_server_url: str, tmp_path: Path) -> None:
+    """The smallest synthetic index written to PostgreSQL and a Chroma server the bench
+    starts, and searched there in every mode."""
+    env = {**_environment(), "KB_DATA_DIR": str(tmp_path / "data")}
+    command = ["bench", "--synthetic", "1000", "--backends", "servers", "--json"]
+    finished = subprocess.run(
+        [*KB, *command, "--postgres", index_server_url],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    result = json.loads(finished.stdout)
+    assert set(result["search"]) == {"synthetic_1k_servers"}
+    for stats in result["search"]["synthetic_1k_servers"].values():
+        assert 0 < stats["p50_ms"] <= stats["p95_ms"]
+    index = result["indexes"]["synthetic_1k_servers"]
+    assert index["backend"] == "servers" and index["chunks"] == 1000

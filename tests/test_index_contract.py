@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from benchmarks.servers import fresh_postgres_database
 from ingest.pipeline import ingest
 from kb.index import DocumentWrite, KnowledgeIndex, lexical
 from kb.index.catalog import Catalog, DocumentRecord, NewChunk
@@ -22,7 +23,6 @@ from kb.types import DocFilter
 from server.live import FOLLOW_S, LiveIndex
 from tests.conftest import SHARED_EVAL
 from tests.helpers import CountingEmbedder, sample, search_sources
-from tests.servers import fresh_postgres_database
 
 SCIFACT = SHARED_EVAL / "scifact"
 DOCUMENTS = 400

@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
+from benchmarks.servers import HEARTBEAT, fresh_postgres_database
 from kb.settings import Settings
-from tests.servers import HEARTBEAT, fresh_postgres_database
 
 
 def chroma(url: str, database: str) -> chromadb.ClientAPI:

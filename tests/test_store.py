@@ -358,6 +358,14 @@ class TestStoreContract:
         assert sorted(applied) == sorted(m.__name__ for m in MIGRATIONS)
         assert await store.migrate() == []
 
+    async def test_workers_opening_a_blank_database_at_once(self, backend: Backend) -> None:
+        # `kb serve --workers N`: every worker opens (and migrates) the store at start-up.
+        if backend.url.startswith("sqlite"):
+            pytest.skip("SQLite serves one process (kb serve refuses workers on it)")
+        stores = await asyncio.gather(*(backend.open() for _ in range(4)))
+        for store in stores:
+            await store.close()
+
 
 def _stamped(item_id: str, created_at: datetime) -> ThreadItem:
     return user_message(item_id, "thr_1", 0).model_copy(update={"created_at": created_at})
@@ -377,16 +385,3 @@ async def test_sqlite_uses_wal(tmp_path: Any) -> None:
             assert await conn.scalar(text("PRAGMA busy_timeout")) > 0
     finally:
         await store.close()
-
-
-@pytest.mark.postgres
-async def test_workers_starting_together_on_a_blank_database_all_start() -> None:
-    # Team workers start side by side on one PostgreSQL database: one migrates, the others
-    # wait for it and find nothing left to do.
-    url = os.environ.get("KB_TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("set KB_TEST_DATABASE_URL to run the PostgreSQL store tests")
-    async for backend in _pg_schema(url):
-        stores = await asyncio.gather(*(backend.open() for _ in range(4)))
-        for store in stores:
-            await store.close()

@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 
+from benchmarks.servers import fresh_chroma_database, fresh_postgres_database
 from kb.index.postgres import lock_key
 from server.client import (
     ChatClient,
@@ -29,7 +30,6 @@ from server.client import (
     search_tasks,
     thread_id_of,
 )
-from tests.servers import fresh_chroma_database, fresh_postgres_database
 from tests.serving import (
     SAMPLE_DOCS,
     KbServe,

@@ -242,11 +242,6 @@ def vector_collection(generation: str) -> str:
     return f"{generation}_chunks"
 
 
-def embedded_index(directory: Path, embedding_model: str) -> "KnowledgeIndex":
-    """The embedded index in `directory` (benchmarks and evaluations build their own)."""
-    return DirectoryGenerations(directory).open(str(directory), embedding_model)
-
-
 def generations_of(settings: "Settings") -> Generations:
     if settings.index_url or settings.chroma_url:
         check_servers(settings)

@@ -1,7 +1,6 @@
-"""Servers the tests start or borrow: a Chroma server, always (chromadb ships `chroma run`),
-and PostgreSQL databases where `KB_TEST_INDEX_URL` names a server that tests may create them
-on (`.ci/run` sets it when the local server answers, as it sets KB_TEST_DATABASE_URL).
-conftest imports this module: chromadb and the PostgreSQL drivers load only when used."""
+"""Servers the tests and the bench start or borrow: a Chroma server (chromadb ships
+`chroma run`) and fresh databases on it and on a PostgreSQL server. Test conftest imports
+this module: chromadb and the PostgreSQL drivers load only when used."""
 
 import socket
 import subprocess
@@ -45,13 +44,16 @@ class ServerProcess:
         log: Path,
         env: dict[str, str] | None = None,
         timeout: float = 180,
+        cwd: Path | None = None,
     ) -> None:
         self.url = url
         self.health = url + health
         self.log = log
         self.timeout = timeout
         with log.open("wb") as out:
-            self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+            )
 
     def __enter__(self) -> Self:
         deadline = time.monotonic() + self.timeout
@@ -79,13 +81,14 @@ class ServerProcess:
 def chroma_server(path: Path) -> ServerProcess:
     """`chroma run` on a free loopback port, keeping its data and log in `path`."""
     port = free_port()
+    path.mkdir(parents=True, exist_ok=True)
     command = [str(CHROMA), "run", "--path", str(path / "db"), "--host", "127.0.0.1"]
     url = f"http://127.0.0.1:{port}"
     return ServerProcess([*command, "--port", str(port)], url, HEARTBEAT, path / "chroma.log")
 
 
 @contextmanager
-def fresh_chroma_database(url: str) -> Iterator[str]:
+def fresh_chroma_database(url: str, prefix: str = "kb_test") -> Iterator[str]:
     """A fresh database on the Chroma server at `url` (default tenant), deleted afterwards."""
     import chromadb
     from chromadb.config import Settings
@@ -101,7 +104,7 @@ def fresh_chroma_database(url: str) -> Iterator[str]:
             anonymized_telemetry=False,
         )
     )
-    name = f"kb_test_{uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid4().hex[:12]}"
     admin.create_database(name)
     try:
         yield name
