@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from kb.errors import KBError
 from kb.index.catalog import Catalog, Dialect, NewChunk, Params, Session
 from kb.index.lexical import TermIndex
-from kb.index.postings import PostingsTerms, add_postings, remove_postings
+from kb.index.postings import PostingsTerms, PostingsWrites, remove_postings
 from kb.index.schema import POSTGRES_MIGRATIONS
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -58,6 +58,12 @@ class PostgresSession(Session):
         with self.raw.cursor(row_factory=dict_row) as cursor:
             cursor.execute(_pyformat(sql), params or {})
             return cursor.fetchall()
+
+    def copy(self, statement: str, rows: Iterable[Sequence[object]]) -> None:
+        """`COPY ... FROM STDIN` of `rows`: the fastest way in for many rows."""
+        with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def close(self) -> None:
         self.raw.close()
@@ -110,10 +116,21 @@ class PostgresCatalog(Catalog):
         by_ord = dict(found.fetchall())
         return [by_ord[n] for n in range(len(chunks))]
 
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with super().transaction() as db:
+            self._local.postings = writes = PostingsWrites()
+            try:
+                yield db
+            finally:
+                self._local.postings = None
+            assert isinstance(db, PostgresSession)
+            writes.flush(db)
+
     def _index_rows(
         self, db: Session, table: int, rows: list[int], fields: list[tuple[str, str]]
     ) -> None:
-        add_postings(db, table, rows, fields)
+        self._local.postings.add(table, rows, fields)  # written when the transaction ends
 
     def _unindex_rows(self, db: Session, table: int, rows: list[int]) -> None:
         remove_postings(db, table, rows)

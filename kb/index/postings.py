@@ -14,25 +14,39 @@ from kb.types import DocFilter
 
 if TYPE_CHECKING:
     from kb.index.catalog import Session
+    from kb.index.postgres import PostgresSession
 
 
-def add_postings(db: "Session", table: int, rows: list[int], fields: list[tuple[str, str]]) -> None:
+class PostingsWrites:
+    """The rows a transaction adds to the lexical tables, written at its end in one go:
+    one COPY of the postings and one update of each term's statistics, however many
+    documents it switched (per document, the statistics' updates cost as much as the rest
+    of the write)."""
+
+    def __init__(self) -> None:
+        self._added: dict[int, tuple[list[int], list[tuple[str, str]]]] = {}
+
+    def add(self, table: int, rows: list[int], fields: list[tuple[str, str]]) -> None:
+        added_rows, added_fields = self._added.setdefault(table, ([], []))
+        added_rows.extend(rows)
+        added_fields.extend(fields)
+
+    def flush(self, db: "PostgresSession") -> None:
+        for table, (rows, fields) in sorted(self._added.items()):
+            _add_postings(db, table, rows, fields)
+
+
+def _add_postings(
+    db: "PostgresSession", table: int, rows: list[int], fields: list[tuple[str, str]]
+) -> None:
     found = row_terms(fields)
     postings = [
-        (term, row, tf, terms.length)
+        (table, term, row, tf, terms.length)
         for row, terms in zip(rows, found, strict=True)
         for term, tf in terms.counts.items()
     ]
-    terms, ids, tfs, lengths = (
-        (list(column) for column in zip(*postings, strict=True)) if postings else ([], [], [], [])
-    )
-    db.execute(
-        "INSERT INTO lexical_postings (tab, term, row_id, tf, length) SELECT :tab, * FROM"
-        " unnest(CAST(:terms AS text[]), CAST(:rows AS bigint[]), CAST(:tfs AS int[]),"
-        " CAST(:lengths AS int[]))",
-        {"tab": table, "terms": terms, "rows": ids, "tfs": tfs, "lengths": lengths},
-    )
-    holding = Counter(term for term, *_ in postings)
+    db.copy("COPY lexical_postings (tab, term, row_id, tf, length) FROM STDIN", postings)
+    holding = Counter(term for _, term, *_ in postings)
     ordered = sorted(holding)  # one order for every writer: no deadlock between two
     db.execute(
         "INSERT INTO lexical_terms (tab, term, rows) SELECT :tab, * FROM"
