@@ -60,10 +60,11 @@ class PostgresSession(Session):
             return cursor.fetchall()
 
     def copy(self, statement: str, rows: Iterable[Sequence[object]]) -> None:
-        """`COPY ... FROM STDIN` of `rows`: the fastest way in for many rows."""
+        """`COPY ... FROM STDIN` of `rows` (values without tabs, newlines or backslashes:
+        they go as written), the fastest way in for many rows: one buffer, not a call each."""
+        text = "".join("\t".join(map(str, row)) + "\n" for row in rows)
         with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write(text)
 
     def close(self) -> None:
         self.raw.close()

@@ -45,6 +45,7 @@ def _add_postings(
         for row, terms in zip(rows, found, strict=True)
         for term, tf in terms.counts.items()
     ]
+    # terms are FTS5 tokens (letters and digits): nothing in them needs escaping for COPY
     db.copy("COPY lexical_postings (tab, term, row_id, tf, length) FROM STDIN", postings)
     holding = Counter(term for _, term, *_ in postings)
     ordered = sorted(holding)  # one order for every writer: no deadlock between two
