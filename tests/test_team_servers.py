@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from benchmarks.servers import fresh_chroma_database, fresh_postgres_database
-from kb.index.postgres import lock_key
+from kb.index.postgres import ingest_lock_holders as ingest_lock_holders_of
 from server.client import (
     ChatClient,
     SSEDecoder,
@@ -198,16 +198,9 @@ def kill_mid_answer(server: KbServe, question: str) -> None:
 
 
 def ingest_lock_holders(team: Team) -> list[str]:
-    """Who holds the index's ingest lock (a session-level advisory lock), as PostgreSQL
-    names them: `kb serve` (pid N on HOST)."""
-    query = (
-        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s"
-        " AND l.objid::bigint = %s"
-    )
-    key = lock_key("ingest")
+    """Who holds the index's ingest lock: `kb serve` (pid N on HOST)."""
     with psycopg.connect(team.index_url) as db:
-        return [str(row[0]) for row in db.execute(query, (key >> 32, key & 0xFFFFFFFF))]
+        return ingest_lock_holders_of(db, "kb")
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:

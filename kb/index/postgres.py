@@ -156,8 +156,9 @@ def ingest_lock(url: str, name: str, holder: str, wait: bool = False) -> Iterato
         if wait:
             db.execute("SELECT pg_advisory_lock(%s)", (key,))
         elif not db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:  # type: ignore[index]
+            holders = ingest_lock_holders(db, name) or ["another ingest"]
             raise KBError(
-                f"{_lock_holder(db, key)} is writing to this knowledge base "
+                f"{holders[0]} is writing to this knowledge base "
                 f"({db.info.host}/{db.info.dbname}); wait for it to finish, then try again"
             )
         try:
@@ -166,11 +167,14 @@ def ingest_lock(url: str, name: str, holder: str, wait: bool = False) -> Iterato
             db.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
-def _lock_holder(db: psycopg.Connection[Any], key: int) -> str:
-    row = db.execute(
+def ingest_lock_holders(db: psycopg.Connection[Any], name: str) -> list[str]:
+    """Who holds the ingest lock of the knowledge base `name`, as each named itself:
+    `kb ingest` (pid N on HOST)."""
+    key = lock_key(f"ingest {name}")
+    rows = db.execute(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
         " AND l.classid::bigint = %s AND l.objid::bigint = %s",
         (key >> 32, key & 0xFFFFFFFF),
-    ).fetchone()
-    return str(row[0]) if row and row[0] else "another ingest"
+    )
+    return [str(row[0]) for row in rows if row[0]]
