@@ -50,11 +50,6 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if w not in STOPWORDS))
 
 
-def words(text: str) -> list[str]:
-    """Every word of a text, as the tokenizer splits it (before folding and stemming)."""
-    return _WORD.findall(text)
-
-
 class TermIndex(Protocol):
     """One lexical table (passages, or documents whole) as BM25 search needs it."""
 
