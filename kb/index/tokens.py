@@ -5,13 +5,12 @@ the same BM25. (Porter stemmers differ in details, "technology" -> "technolog" h
 "technologi" in Snowball's original Porter; case folding differs on letters like µ.)"""
 
 import sqlite3
-import threading
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
+from functools import lru_cache
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
-
-_local = threading.local()  # an in-memory database per thread
 
 
 @dataclass(frozen=True)
@@ -24,14 +23,16 @@ class RowTerms:
 
 def row_terms(rows: list[tuple[str, str]]) -> list[RowTerms]:
     """The terms of rows of two fields (context and text, or title and text)."""
-    db = _tokenizer()
-    with db:
+    # A new table each time: FTS5 keeps what a DELETE removed until it merges, so a table
+    # used over and over reads ever more of it (searches slowed down by the minute).
+    with closing(sqlite3.connect(":memory:")) as db:
+        db.execute(f"CREATE VIRTUAL TABLE t USING fts5(a, b, tokenize = '{TOKENIZER}')")
+        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
         db.executemany(
             "INSERT INTO t (rowid, a, b) VALUES (?, ?, ?)",
             [(n, *row) for n, row in enumerate(rows)],
         )
         found = db.execute("SELECT doc, term, COUNT(*) FROM v GROUP BY doc, term").fetchall()
-        db.execute("DELETE FROM t")
     counts: list[Counter[str]] = [Counter() for _ in rows]
     for row, term, count in found:
         counts[row][term] = count
@@ -40,17 +41,9 @@ def row_terms(rows: list[tuple[str, str]]) -> list[RowTerms]:
 
 def query_stems(words: list[str]) -> list[str]:
     """The index term of each query word (a query word is one token)."""
-    found = row_terms([(word, "") for word in words])
-    return [
-        next(iter(found_terms.counts), word) for word, found_terms in zip(words, found, strict=True)
-    ]
+    return [_query_stem(word) for word in words]
 
 
-def _tokenizer() -> sqlite3.Connection:
-    db = getattr(_local, "db", None)
-    if db is None:
-        db = sqlite3.connect(":memory:", check_same_thread=False)
-        db.execute(f"CREATE VIRTUAL TABLE t USING fts5(a, b, tokenize = '{TOKENIZER}')")
-        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
-        _local.db = db
-    return db
+@lru_cache(maxsize=65_536)
+def _query_stem(word: str) -> str:
+    return next(iter(row_terms([(word, "")])[0].counts), word)
