@@ -109,3 +109,23 @@ def test_file_name_that_is_not_utf8_fails_alone_and_the_rest_is_indexed(
     assert "caf\\xe9 notes.md" in again.stdout and "[bold]broken.pdf" in again.stdout
     found = run_kb("search", "heron nests", "--mode", "lexical", "--json")
     assert [hit["source"] for hit in json.loads(found.stdout)] == ["good.md"]
+
+
+def test_serve_refuses_workers_on_the_embedded_index_naming_the_settings():
+    done = run_kb("serve", "--workers", "2")
+    assert done.returncode == 1
+    for setting in ("KB_INDEX_URL", "KB_CHROMA_URL", "KB_DATABASE_URL"):
+        assert setting in done.stderr
+
+
+def test_unreachable_index_servers_are_one_clear_error_without_the_password(monkeypatch):
+    monkeypatch.setenv("KB_INDEX_URL", "postgresql://kb:s3cret-pw@127.0.0.1:1/kb")
+    monkeypatch.setenv("KB_CHROMA_URL", "http://127.0.0.1:1")
+    done = run_kb("status")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "cannot use the index database 127.0.0.1:1/kb (KB_INDEX_URL)" in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
+    monkeypatch.setenv("KB_INDEX_URL", "postgresql://kb@127.0.0.1:5432/kb")
+    monkeypatch.delenv("KB_CHROMA_URL")
+    done = run_kb("search", "anything")
+    assert done.returncode == 1 and "KB_CHROMA_URL is not set" in done.stderr

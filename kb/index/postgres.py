@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -36,7 +37,16 @@ def connection_url(url: str) -> str:
 
 
 def connect(url: str, application: str = "kb") -> psycopg.Connection[Any]:
-    return psycopg.connect(connection_url(url), autocommit=True, application_name=application)
+    try:
+        return psycopg.connect(
+            connection_url(url), autocommit=True, application_name=application, connect_timeout=10
+        )
+    except psycopg.OperationalError as error:
+        where = urlsplit(connection_url(url))  # named without its password
+        raise KBError(
+            f"cannot use the index database {where.hostname}:{where.port or 5432}{where.path} "
+            f"(KB_INDEX_URL): {str(error).strip()}"
+        ) from error
 
 
 class PostgresSession(Session):
