@@ -8,18 +8,16 @@ the test scripts: that is how a test catches an answer mid-stream or makes the m
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from benchmarks.servers import ServerProcess, free_port
 from tests.fake_openai import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,46 +56,14 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class KbServer(ServerProcess):
+    """`kb serve` of the browser tests on a free loopback port."""
 
-
-class KbServer:
     def __init__(self, data_dir: Path, log: Path, **env: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            [str(KB), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=_env(data_dir, KB_PORT=str(self.port), **env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.log = log
-
-    def wait(self, timeout: float = 120) -> "KbServer":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"kb serve exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"kb serve did not start:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+        port = free_port()
+        command = [str(KB), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        url = f"http://127.0.0.1:{port}"
+        super().__init__(command, url, "/healthz", log, _env(data_dir, KB_PORT=str(port), **env))
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +93,8 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _serve(index_dir: Path, name: str, **env: str) -> Iterator[KbServer]:
     data = index_dir.parent / name
     shutil.copytree(index_dir, data)
-    server = KbServer(data, index_dir.parent / f"{name}.log", **env)
-    try:
-        yield server.wait()
-    finally:
-        server.stop()
+    with KbServer(data, index_dir.parent / f"{name}.log", **env) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
