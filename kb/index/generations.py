@@ -154,13 +154,17 @@ class ServerGenerations(Generations):
         self.name = settings.index_name
 
     def active(self) -> str:
+        import psycopg
+
         from kb.index.postgres import connect
 
-        with connect(self.url) as db:
-            db.execute(_POINTER_TABLE)
-            row = db.execute(
-                "SELECT generation FROM public.kb_generation WHERE name = %s", (self.name,)
-            ).fetchone()
+        with connect(self.url) as db:  # read once a second by every worker: no DDL here
+            try:
+                row = db.execute(
+                    "SELECT generation FROM public.kb_generation WHERE name = %s", (self.name,)
+                ).fetchone()
+            except psycopg.errors.UndefinedTable:
+                row = None  # never rebuilt: `activate` creates the table
         return str(row[0]) if row else self.name
 
     def new(self) -> str:
