@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.stemming import stems
+from kb.index.tokens import text_terms
 from server.passages import Passage, parse_passages
 from server.units import Unit, cells, passage_units
 
@@ -79,8 +79,8 @@ def score_units(
     if not units:
         return []
     texts = [_meaning_text(u) for _, u in units]
-    terms = stems(question)
-    unit_terms = [stems(u.text) for _, u in units]  # a row's header words count for meaning
+    # all the texts in one batch; a row's header words count for meaning only
+    terms, *unit_terms = text_terms([question, *(u.text for _, u in units)])
     idf = _idf(terms, unit_terms)
     lexical = np.array([_coverage(terms, found, idf) for found in unit_terms])
     rank = {p.number: n for n, p in enumerate(passages)}
@@ -202,9 +202,10 @@ def _within_limits(picked: list[Scored], weights: Weights) -> list[Scored]:
     taken: dict[str, int] = {}
     chosen: list[Scored] = []
     seen: set[str] = set()
-    for candidate in picked:
+    terms = text_terms([c.unit.text for c in picked])
+    for candidate, found in zip(picked, terms, strict=True):
         kind = candidate.unit.kind if candidate.unit.kind in limits else "sentence"
-        key = " ".join(sorted(stems(candidate.unit.text))) or candidate.unit.text
+        key = " ".join(sorted(found)) or candidate.unit.text
         if key in seen or taken.get(kind, 0) >= limits.get(kind, weights.sentences):
             continue
         seen.add(key)

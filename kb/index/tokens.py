@@ -2,15 +2,20 @@
 makes them, for the lexical index kept outside SQLite (kb.index.postings): the tokenizer
 itself runs, in an in-memory FTS5 table, so both indexes hold the same terms and rank by
 the same BM25. (Porter stemmers differ in details, "technology" -> "technolog" here,
-"technologi" in Snowball's original Porter; case folding differs on letters like µ.)"""
+"technologi" in Snowball's original Porter; case folding differs on letters like µ.)
+The offline model's answers match words by these same terms (text_terms)."""
 
 import sqlite3
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass
-from functools import lru_cache
+
+from kb.index.lexical import query_terms
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
+CACHED_WORDS = 65_536  # query words whose terms are kept
+
+_stems: dict[str, str] = {}  # query word -> index term (making one costs a table)
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,27 @@ def row_terms(rows: list[tuple[str, str]]) -> list[RowTerms]:
 
 def query_stems(words: list[str]) -> list[str]:
     """The index term of each query word (a query word is one token)."""
-    return [_query_stem(word) for word in words]
+    known = {word: stem for word in words if (stem := _stems.get(word)) is not None}
+    missing = [word for word in dict.fromkeys(words) if word not in known]
+    if missing:
+        known |= _stem(missing)
+    return [known[word] for word in words]
 
 
-@lru_cache(maxsize=65_536)
-def _query_stem(word: str) -> str:
-    return next(iter(row_terms([(word, "")])[0].counts), word)
+def _stem(words: list[str]) -> dict[str, str]:
+    """The terms of words not seen before, all made in one table (not one each)."""
+    found = row_terms([(word, "") for word in words])
+    new = {word: next(iter(t.counts), word) for word, t in zip(words, found, strict=True)}
+    if len(_stems) + len(new) > CACHED_WORDS:
+        _stems.clear()  # the bound on memory; stemming again costs little
+    _stems.update(new)
+    return new
+
+
+def text_terms(texts: list[str]) -> list[set[str]]:
+    """The index terms of each text's words, stopwords left out as a query leaves them out,
+    all the texts' words stemmed in one batch."""
+    words = [query_terms(text) for text in texts]
+    every = [word for text in words for word in text]
+    stems = dict(zip(every, query_stems(every), strict=True))
+    return [{stems[word] for word in text} for text in words]
