@@ -17,7 +17,7 @@ from kb.status import IndexStatus
 def open_searcher(settings: Settings) -> Iterator[Searcher]:
     index = KnowledgeIndex.open(settings)
     try:
-        yield Searcher(index, create_embedder(settings))
+        yield Searcher(index, create_embedder(settings), passage_chars=settings.passage_chars)
     finally:
         index.close()
 

@@ -4,7 +4,7 @@ from rich.markup import escape
 from rich.table import Table
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "p50_ms", "p95_ms")
-SEC_METRICS = ("doc_hit@5", "evidence_recall@5", "p50_ms", "p95_ms")
+SEC_METRICS = ("doc_hit@5", "evidence_recall@5", "chars@5", "p50_ms", "p95_ms")
 
 
 def result_table(result: dict) -> Table:
@@ -16,16 +16,19 @@ def result_table(result: dict) -> Table:
     for metric in metrics:
         table.add_column(metric, justify="right")
     for mode, scores in result["modes"].items():
-        table.add_row(
-            mode, *(f"{scores[m]:.4g}" if "ms" in m else f"{scores[m]:.4f}" for m in metrics)
-        )
-        for kind, sub in scores.get("by_type", {}).items():
+        table.add_row(mode, *(_cell(m, scores[m]) for m in metrics))
+        groups = {**scores.get("by_split", {}), **scores.get("by_type", {})}
+        for name, sub in groups.items():
             table.add_row(
-                f"  {kind} ({sub['queries']})",
-                *(f"{sub[m]:.4f}" if m in sub else "" for m in metrics),
+                f"  {name} ({sub['queries']})",
+                *(_cell(m, sub[m]) if m in sub else "" for m in metrics),
                 style="dim",
             )
     return table
+
+
+def _cell(metric: str, value: float) -> str:
+    return f"{value:.4f}" if "@" in metric and "chars" not in metric else f"{value:.4g}"
 
 
 def answers_table(answers: dict) -> Table:

@@ -60,17 +60,35 @@ def evaluate_sec(
 def evaluate_mode(space: Workspace, questions: list[Question], mode: SearchMode) -> dict:
     latencies: list[float] = []
     per_type: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
-    for question in questions:
-        chunk_ids = space.timed_rank(question.text, TOP_K, mode, latencies)
-        rows = space.searcher.index.catalog.get_chunks(chunk_ids)
-        hit = any(question.matches(space.chunk_source[c]) for c in chunk_ids)
-        evidence = "\n".join(rows[c].text for c in chunk_ids if c in rows)
-        per_type[question.kind].append((float(hit), evidence_recall(question.answer, evidence)))
+    per_split: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
+    lengths: list[int] = []
+    for position, question in enumerate(questions):
+        hits = space.timed_search(question.text, TOP_K, mode, latencies)
+        hit = any(question.matches(h.source) for h in hits)
+        evidence = "\n".join(h.text for h in hits)
+        lengths.append(len(evidence))
+        score = (float(hit), evidence_recall(question.answer, evidence))
+        per_type[question.kind].append(score)
+        per_split[split_of(position)].append(score)
     everything = [score for scores in per_type.values() for score in scores]
-    by_type = {
-        kind: {**_summary(scores), "queries": len(scores)} for kind, scores in per_type.items()
+    # What the five passages cost a reader (or an LLM's context), next to what they hold.
+    size = {"chars@5": round(sum(lengths) / max(len(lengths), 1))}
+    return {
+        **_summary(everything),
+        **size,
+        **latency_summary(latencies),
+        "by_split": _groups(per_split),
+        "by_type": _groups(per_type),
     }
-    return {**_summary(everything), **latency_summary(latencies), "by_type": by_type}
+
+
+def split_of(position: int) -> str:
+    """Questions by position, even ones to tune on, odd ones to report (as in the answers)."""
+    return "tune" if position % 2 == 0 else "test"
+
+
+def _groups(groups: dict[str, list[tuple[float, float | None]]]) -> dict[str, dict]:
+    return {name: {**_summary(scores), "queries": len(scores)} for name, scores in groups.items()}
 
 
 def _summary(scores: list[tuple[float, float | None]]) -> dict[str, float]:

@@ -43,7 +43,12 @@ def truncated(candidates: Candidates, depth: int) -> Candidates:
     def kept(scores: dict[str, float]) -> dict[str, float]:
         return {chunk_id: score for chunk_id, score in scores.items() if chunk_id in keep}
 
-    return Candidates(kept(candidates.dense), kept(candidates.lexical), kept(candidates.document))
+    return Candidates(
+        kept(candidates.dense),
+        kept(candidates.lexical),
+        kept(candidates.document),
+        kept(candidates.named),
+    )
 
 
 def _top(scores: dict[str, float], depth: int) -> list[str]:

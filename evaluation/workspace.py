@@ -17,7 +17,7 @@ from kb.index import KnowledgeIndex
 from kb.index.generations import ServerGenerations
 from kb.search import Searcher
 from kb.settings import Settings
-from kb.types import SearchMode
+from kb.types import Hit, SearchMode
 
 
 @dataclass
@@ -32,6 +32,15 @@ class Workspace:
         ranked = self.searcher.rank(query, k, mode)
         latencies.append((time.perf_counter() - started) * 1000)
         return [chunk_id for chunk_id, _ in ranked]
+
+    def timed_search(
+        self, query: str, k: int, mode: SearchMode, latencies: list[float]
+    ) -> list[Hit]:
+        """The passages a user (or the agent's `search_docs`) gets."""
+        started = time.perf_counter()
+        hits = self.searcher.search(query, k, mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        return hits
 
 
 @contextmanager
@@ -53,7 +62,8 @@ def workspace(
             rows = index.catalog.db.execute(
                 "SELECT c.chunk_id, d.path FROM chunks c JOIN documents d USING (doc_id)"
             )
-            yield Workspace(local, Searcher(index, embedder), report, dict(rows.fetchall()))
+            searcher = Searcher(index, embedder, passage_chars=settings.passage_chars)
+            yield Workspace(local, searcher, report, dict(rows.fetchall()))
 
 
 @contextmanager

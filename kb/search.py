@@ -4,8 +4,9 @@ This is the API the CLI, the evaluation harness and the chat agent's `search_doc
 """
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Protocol
 
 import numpy as np
@@ -14,7 +15,9 @@ from kb.collections import is_scratch
 from kb.embedder import Embedder
 from kb.index import KnowledgeIndex
 from kb.index.catalog import ChunkRow, Owner
+from kb.index.tokens import text_terms
 from kb.index.vectors import vector_ids
+from kb.settings import PASSAGE_CHARS
 from kb.types import DocFilter, Hit, SearchMode
 
 
@@ -41,6 +44,7 @@ class FusionParams:
     lexical_weight: float = 1.0
     alpha: float = 0.65
     document_weight: float = 0.9
+    name_weight: float = 0.3  # added for the share of a document's file name the query says
     depth: int = 100  # candidates taken from each retriever
 
     def __post_init__(self) -> None:
@@ -56,6 +60,7 @@ class Candidates:
     dense: dict[str, float]  # cosine similarity of the passage
     lexical: dict[str, float]  # BM25 of the passage (absent: no query term)
     document: dict[str, float]  # BM25 of the passage's whole document (absent: no term)
+    named: dict[str, float] = field(default_factory=dict)  # share of its file's name said
 
 
 class DocumentSearch(Protocol):
@@ -71,13 +76,22 @@ class DocumentSearch(Protocol):
     ) -> list[Hit]: ...
 
 
+PASSAGE_REACH = 8  # neighbours read on either side of a hit (chunks are ~550 characters)
+PASSAGE_DEPTH = 3  # chunks ranked per passage asked for: neighbours collapse into one
+
+
 class Searcher:
     def __init__(
-        self, index: KnowledgeIndex, embedder: Embedder, fusion: FusionParams | None = None
+        self,
+        index: KnowledgeIndex,
+        embedder: Embedder,
+        fusion: FusionParams | None = None,
+        passage_chars: int = PASSAGE_CHARS,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.fusion = fusion or FusionParams()
+        self.passage_chars = passage_chars  # 0: a hit is its chunk alone
 
     def search(
         self,
@@ -87,11 +101,34 @@ class Searcher:
         source: str | None = None,
         collections: frozenset[str] | None = None,
     ) -> list[Hit]:
-        """`collections`: only documents of these (None: every collection)."""
+        """The best `k` passages. `collections`: only documents of these (None: every
+        collection)."""
+        depth = k * PASSAGE_DEPTH if self.passage_chars else k
         with self.index.catalog.snapshot():
-            ranked = self.rank(query, k, mode, source, collections)
+            ranked = self.rank(query, depth, mode, source, collections)
             rows = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
-        return [_hit(rows[cid], score) for cid, score in ranked if cid in rows]
+            found = [(rows[cid], score) for cid, score in ranked if cid in rows]
+            if not self.passage_chars:
+                return [_hit(row, [row], score) for row, score in found[:k]]
+            near = self.index.catalog.chunks_near([row for row, _ in found], PASSAGE_REACH)
+        return self._passages(found, near, k)
+
+    def _passages(
+        self, found: list[tuple[ChunkRow, float]], near: list[ChunkRow], k: int
+    ) -> list[Hit]:
+        """Each ranked chunk with its neighbours, best first; a chunk already shown in a
+        better hit's passage is not a hit of its own, so `k` passages say `k` things."""
+        shown: set[str] = set()
+        hits = []
+        for row, score in found:
+            if row.chunk_id in shown:
+                continue
+            chunks = passage(row, near, self.passage_chars, shown)
+            shown |= {chunk.chunk_id for chunk in chunks}
+            hits.append(_hit(row, chunks, score))
+            if len(hits) == k:
+                break
+        return hits
 
     def rank(
         self,
@@ -128,9 +165,16 @@ class Searcher:
         lexical = {c: rows[owner.row] for c, owner in owners.items() if owner.row in rows}
         unscored = [v for o in lexical_only.values() for v in vector_ids(o.chunk_id, o.vectors)]
         dense |= self.index.vectors.similarities(vector, unscored)
-        documents = catalog.document_scores(query, sorted({o.doc_id for o in owners.values()}))
+        doc_ids = sorted({o.doc_id for o in owners.values()})
+        documents = catalog.document_scores(query, doc_ids)
         document = {c: documents[o.doc_id] for c, o in owners.items() if o.doc_id in documents}
-        return Candidates(dense, lexical, document)
+        names = named(query, catalog.document_paths(doc_ids))
+        return Candidates(
+            dense,
+            lexical,
+            document,
+            {c: names[o.doc_id] for c, o in owners.items() if o.doc_id in names},
+        )
 
     def _vector(self, query: str) -> np.ndarray:
         return np.asarray(self.embedder.embed([query])[0])
@@ -186,6 +230,8 @@ def fuse(candidates: Candidates, params: FusionParams) -> list[tuple[str, float]
         for side, weight in sides:
             for chunk_id, score in _normalised(side).items():
                 scores[chunk_id] += weight * score
+        for chunk_id, share in candidates.named.items():
+            scores[chunk_id] += params.name_weight * share
     else:
         rankings = (
             (candidates.dense, params.dense_weight),
@@ -196,6 +242,20 @@ def fuse(candidates: Candidates, params: FusionParams) -> list[tuple[str, float]
             for rank, chunk_id in enumerate(ranking, start=1):
                 scores[chunk_id] += weight / (params.k + rank)
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+def named(query: str, paths: dict[str, str]) -> dict[str, float]:
+    """Document id -> the share of its file name's words (as the lexical index stems them)
+    that the query says, where above 0: people name a document by its file, "the Q3 2022
+    10-Q" for `2022 Q3 MSFT.pdf`, and such words are too common in the texts for BM25."""
+    stems = [PurePosixPath(path).stem for path in paths.values()]
+    asked, *names = text_terms([query, *stems])
+    shares = {
+        doc_id: len(name & asked) / len(name)
+        for doc_id, name in zip(paths, names, strict=True)
+        if name
+    }
+    return {doc_id: share for doc_id, share in shares.items() if share}
 
 
 def _normalised(scores: dict[str, float]) -> dict[str, float]:
@@ -212,7 +272,28 @@ def _encodable(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _hit(row: ChunkRow, score: float) -> Hit:
+def passage(hit: ChunkRow, near: list[ChunkRow], budget: int, shown: set[str]) -> list[ChunkRow]:
+    """`hit` with the chunks before it in its section (same document, page or other
+    locator, and heading path), then those after it, while the text fits in `budget`
+    characters and no chunk is `shown` already. Before comes first: a table's caption and
+    its period headers ("Three Months Ended July 1, 2023") precede its rows."""
+    place = (hit.doc_id, hit.locator, hit.heading)
+    by_ord = {row.ord: row for row in near if (row.doc_id, row.locator, row.heading) == place}
+    chosen = [hit]
+    size = len(hit.text)
+    for step in (-1, 1):
+        at = hit.ord + step
+        while (row := by_ord.get(at)) and row.chunk_id not in shown:
+            if size + len(row.text) > budget:
+                break
+            chosen.append(row)
+            size += len(row.text)
+            at += step
+    return sorted(chosen, key=lambda row: row.ord)
+
+
+def _hit(row: ChunkRow, chunks: list[ChunkRow], score: float) -> Hit:
+    """The hit of `row`, whose passage is `chunks` (in document order, `row` among them)."""
     return Hit(
         chunk_id=row.chunk_id,
         doc_id=row.doc_id,
@@ -221,5 +302,5 @@ def _hit(row: ChunkRow, score: float) -> Hit:
         locator=row.locator,
         heading=row.heading,
         score=round(score, 6),
-        text=row.text,
+        text="\n\n".join(chunk.text for chunk in chunks),
     )

@@ -17,6 +17,9 @@ TORCH: Final = "torch"
 EmbeddingRuntime = Literal["onnx", "torch"]
 
 
+PASSAGE_CHARS = 1600  # KB_PASSAGE_CHARS: measured on SEC, see README "Passages"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KB_", env_file=".env", extra="ignore")
 
@@ -51,6 +54,13 @@ class Settings(BaseSettings):
         160,
         description="Target chunk size in embedding-model tokens (title and headings "
         "included); never above the model's limit.",
+    )
+    passage_chars: int = Field(
+        PASSAGE_CHARS,
+        ge=0,
+        description="A search hit's passage: the matching chunk with the chunks before and "
+        "after it on the same page and under the same heading, up to this many characters "
+        "(a table with its caption and period headers); 0 returns the chunk alone.",
     )
     sentence_windows: bool = Field(
         True,

@@ -92,9 +92,10 @@ class LiveIndex:
 class LiveSearcher:
     """A Searcher over whichever index is live when each search starts."""
 
-    def __init__(self, live: LiveIndex, embedder: Embedder) -> None:
+    def __init__(self, live: LiveIndex, embedder: Embedder, passage_chars: int) -> None:
         self.live = live
         self.embedder = embedder
+        self.passage_chars = passage_chars
 
     def search(
         self,
@@ -105,4 +106,5 @@ class LiveSearcher:
         collections: frozenset[str] | None = None,
     ) -> list[Hit]:
         with self.live.reading() as index:
-            return Searcher(index, self.embedder).search(query, k, mode, source, collections)
+            searcher = Searcher(index, self.embedder, passage_chars=self.passage_chars)
+            return searcher.search(query, k, mode, source, collections)

@@ -84,7 +84,7 @@ async def open_chat(
     local_logs = is_embedded(url)
     if local_logs:
         settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    searcher = LiveSearcher(live, embedder)
+    searcher = LiveSearcher(live, embedder, settings.passage_chars)
     accounts = AccountStore(store.engine)
     identity = Identity(settings, accounts)
     access = Access(accounts, identity.multi_user)

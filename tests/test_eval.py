@@ -91,6 +91,8 @@ def test_sec_layout_and_cli_json(tmp_path, settings, embedder):
     hybrid = result["modes"]["hybrid"]
     assert hybrid["doc_hit@5"] == 1.0 and hybrid["evidence_recall@5"] == 1.0
     assert hybrid["by_type"]["Single-Doc"]["queries"] == 1
+    assert hybrid["by_split"]["tune"]["queries"] == 1  # the first question is a tuning one
+    assert hybrid["chars@5"] >= len("Total net sales were $1,234 million, up 12.5%.")
     run = CliRunner().invoke(cli, ["eval", str(folder), "--json"])
     assert run.exit_code == 0, run.output
     assert json.loads(run.output)["modes"]["lexical"]["doc_hit@5"] == 1.0

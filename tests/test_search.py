@@ -179,3 +179,48 @@ def test_catalog_migrations_from_blank_and_noop(tmp_path):
     columns = [row[1] for row in db.execute("PRAGMA table_info(chunks_fts)")]
     assert columns == ["context", "text"]
     db.close()
+
+
+def statement(period: str, research: str) -> str:
+    """A filing's statement of operations: a caption with the period, then a long table."""
+    rows = [f"| Product line {n} | {n},1{n:02d} | {n},0{n:02d} |" for n in range(1, 31)]
+    rows.insert(24, f"| Research and development | {research} | 5,555 |")
+    return (
+        "# ACME 10-Q\n\n## Statement of operations\n\n"
+        f"Condensed statement of operations, three months ended {period} (in millions).\n\n"
+        "| Line item | This quarter | A year earlier |\n|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n\n## Risk factors\n\nOur suppliers may fail us.\n"
+    )
+
+
+def test_a_hit_in_a_table_is_shown_with_its_caption_and_neighbouring_rows(settings, docs, embedder):
+    (docs / "2023 Q3 ACME.md").write_text(statement("July 1, 2023", "7,442"))
+    ingest(settings, docs, embedder=embedder)
+    query = "research and development expense"
+    with KnowledgeIndex.open(settings) as index:
+        chunks = Searcher(index, embedder, passage_chars=0).search(query, k=5)
+        hits = Searcher(index, embedder).search(query, k=5)
+    table = [h for h in chunks if "Statement of operations" in h.heading]
+    assert len(table) >= 3  # the table spans chunks: each is a hit of its own
+    assert "July 1, 2023" not in table[0].text and "7,442" in table[0].text
+    best = hits[0]
+    assert "7,442" in best.text and "three months ended July 1, 2023" in best.text
+    assert "suppliers" not in best.text  # a passage stays under its heading
+    # Neighbours shown in a better hit's passage are not hits again.
+    assert len([h for h in hits if "Statement of operations" in h.heading]) < len(table)
+    shown = [line for h in hits for line in h.text.splitlines() if "Product line" in line]
+    assert len(shown) == len(set(shown))
+
+
+def test_a_question_that_names_a_file_finds_that_filing(settings, docs, embedder):
+    # The texts differ only in a figure: the file's name tells the filings apart.
+    (docs / "2022 Q3 ACME.md").write_text(statement("the third quarter", "6,797"))
+    (docs / "2023 Q3 ACME.md").write_text(statement("the third quarter", "7,442"))
+    ingest(settings, docs, embedder=embedder)
+    with KnowledgeIndex.open(settings) as index:
+        searcher = Searcher(index, embedder)
+        for year, figure in (("2022", "6,797"), ("2023", "7,442")):
+            question = f"research and development expense in Q3 {year}"
+            hit = searcher.search(question, k=1)[0]
+            assert hit.source == f"{year} Q3 ACME.md" and figure in hit.text

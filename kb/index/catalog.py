@@ -410,6 +410,20 @@ class Catalog(ABC):
         rows = self.db.dicts(sql, {"ids": self._listed(chunk_ids)})
         return {row["chunk_id"]: chunk_from_row(row) for row in rows}
 
+    def chunks_near(self, rows: list[ChunkRow], reach: int) -> list[ChunkRow]:
+        """The chunks within `reach` places of each of `rows` in its document."""
+        if not rows:
+            return []
+        spans = " OR ".join(
+            f"(c.doc_id = :doc{n} AND c.ord BETWEEN :low{n} AND :high{n})" for n in range(len(rows))
+        )
+        params: dict[str, Any] = {}
+        for n, row in enumerate(rows):
+            params |= {f"doc{n}": row.doc_id, f"low{n}": row.ord - reach}
+            params[f"high{n}"] = row.ord + reach
+        found = self.db.dicts(f"{CHUNK_ROWS} WHERE {spans}", params)
+        return [chunk_from_row(row) for row in found]
+
     def chunk_owners(self, chunk_ids: list[str]) -> dict[str, Owner]:
         """Chunk id -> its row, document and number of vectors, for the given chunks that
         are live."""
@@ -451,6 +465,11 @@ class Catalog(ABC):
         if within is not None and within.admits_nothing:
             return {}
         return bm25_rows(self._terms(PASSAGES), query_terms(query), limit, also, within)
+
+    def document_paths(self, doc_ids: list[str]) -> dict[str, str]:
+        """Document id -> its path, for the given documents."""
+        sql = f"SELECT doc_id, path FROM documents WHERE {self.dialect.member('doc_id', 'ids')}"
+        return dict(self.db.execute(sql, {"ids": self._listed(doc_ids)}).fetchall())
 
     def document_scores(self, query: str, doc_ids: list[str]) -> dict[str, float]:
         """BM25 scores of the given documents taken whole (title and all their text)."""
