@@ -65,7 +65,7 @@ def evaluate_mode(space: Workspace, questions: list[Question], mode: SearchMode)
     for position, question in enumerate(questions):
         hits = space.timed_search(question.text, TOP_K, mode, latencies)
         hit = any(question.matches(h.source) for h in hits)
-        evidence = "\n".join(h.text for h in hits)
+        evidence = "\n".join(h.passage for h in hits)
         lengths.append(len(evidence))
         score = (float(hit), evidence_recall(question.answer, evidence))
         per_type[question.kind].append(score)

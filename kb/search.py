@@ -293,7 +293,11 @@ def passage(hit: ChunkRow, near: list[ChunkRow], budget: int, shown: set[str]) -
 
 
 def _hit(row: ChunkRow, chunks: list[ChunkRow], score: float) -> Hit:
-    """The hit of `row`, whose passage is `chunks` (in document order, `row` among them)."""
+    """The hit of `row`, shown with `chunks` (its passage, in document order)."""
+
+    def joined(part: list[ChunkRow]) -> str:
+        return "\n\n".join(chunk.text for chunk in part)
+
     return Hit(
         chunk_id=row.chunk_id,
         doc_id=row.doc_id,
@@ -302,5 +306,7 @@ def _hit(row: ChunkRow, chunks: list[ChunkRow], score: float) -> Hit:
         locator=row.locator,
         heading=row.heading,
         score=round(score, 6),
-        text="\n\n".join(chunk.text for chunk in chunks),
+        text=row.text,
+        before=joined([chunk for chunk in chunks if chunk.ord < row.ord]),
+        after=joined([chunk for chunk in chunks if chunk.ord > row.ord]),
     )

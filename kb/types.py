@@ -69,7 +69,14 @@ class Hit:
     locator: Locator | None  # page, slide, sheet range...; None for unpaged text
     heading: str  # heading path joined with " > ", "" when none
     score: float
-    text: str
+    text: str  # the chunk that matched
+    before: str = ""  # the text of its section shown before it (KB_PASSAGE_CHARS)
+    after: str = ""  # ... and after it
+
+    @property
+    def passage(self) -> str:
+        """What a reader (or the agent) is shown: the chunk in its context."""
+        return "\n\n".join(part for part in (self.before, self.text, self.after) if part)
 
     @classmethod
     def from_fields(cls, data: dict[str, Any]) -> "Hit":
@@ -92,4 +99,6 @@ class Hit:
             "heading": self.heading,
             "score": self.score,
             "text": self.text,
+            "before": self.before,
+            "after": self.after,
         }

@@ -26,7 +26,7 @@ def format_passages(hits: list[Hit], first_number: int = 1) -> str:
     if not hits:
         return "No passages found in the knowledge base for this query."
     blocks = [
-        f"[{number}] {describe(hit)}\n{hit.text.strip()}"
+        f"[{number}] {describe(hit)}\n{hit.passage.strip()}"
         for number, hit in enumerate(hits, start=first_number)
     ]
     return "\n\n".join(blocks)

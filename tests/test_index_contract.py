@@ -120,6 +120,19 @@ def test_documents_whole_score_alike(both_catalogs, scifact_queries):
         assert [found[d] for d in expected] == pytest.approx(list(expected.values()), rel=1e-9)
 
 
+def test_passages_read_the_same_neighbours_and_names(both_catalogs):
+    embedded, server = both_catalogs
+    documents = [record.doc_id for record, _ in scifact_documents()]
+    two, deleted, one = documents[4], documents[5], documents[7]  # as `both_catalogs` left them
+    hits = [f"{two}-1", f"{one}-0"]  # the second half of one abstract, another whole
+    for catalog in (embedded, server):
+        rows = catalog.get_chunks(hits)
+        near = catalog.chunks_near([rows[h] for h in hits], reach=1)
+        assert sorted(row.chunk_id for row in near) == sorted([f"{two}-0", *hits])
+        paths = catalog.document_paths([two, one, deleted])
+        assert paths == {two: f"{two}.txt", one: f"{one}.txt"}
+
+
 def open_index(settings: Settings) -> KnowledgeIndex:
     generations = generations_of(settings)
     return generations.open(generations.active(), "all-MiniLM-L6-v2")

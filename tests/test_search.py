@@ -76,7 +76,7 @@ def test_hits_carry_their_metadata_and_empty_queries_return_nothing(searcher):
     hit = searcher.search("tomato sauce", k=1)[0]
     assert hit.title == "cooking" and hit.page is None and "forty minutes" in hit.text
     fields = {"chunk_id", "source", "title", "page", "locator", "heading", "score", "text"}
-    assert set(hit.to_json()) == fields
+    assert set(hit.to_json()) == fields | {"before", "after"}
     assert hit.to_json()["locator"] is None
     assert searcher.search("   ", k=5) == []
     assert searcher.search("the of and", mode=SearchMode.LEXICAL) == []
@@ -132,7 +132,8 @@ def test_hybrid_finds_the_passage_of_the_document_a_question_names(settings, doc
     with KnowledgeIndex.open(settings) as index:
         query = "Acme inventories"
         for weight, expected in ((0.7, "acme.md"), (0.0, "globex.md")):
-            searcher = Searcher(index, embedder, FusionParams(document_weight=weight))
+            fusion = FusionParams(document_weight=weight, name_weight=0.0)  # not acme.md's name
+            searcher = Searcher(index, embedder, fusion)
             inventories = [h for h in searcher.search(query, k=4) if "Inventories" in h.heading]
             assert inventories[0].source == expected, weight
 
@@ -205,11 +206,11 @@ def test_a_hit_in_a_table_is_shown_with_its_caption_and_neighbouring_rows(settin
     assert len(table) >= 3  # the table spans chunks: each is a hit of its own
     assert "July 1, 2023" not in table[0].text and "7,442" in table[0].text
     best = hits[0]
-    assert "7,442" in best.text and "three months ended July 1, 2023" in best.text
-    assert "suppliers" not in best.text  # a passage stays under its heading
+    assert "7,442" in best.text and "three months ended July 1, 2023" in best.before
+    assert "suppliers" not in best.passage  # a passage stays under its heading
     # Neighbours shown in a better hit's passage are not hits again.
     assert len([h for h in hits if "Statement of operations" in h.heading]) < len(table)
-    shown = [line for h in hits for line in h.text.splitlines() if "Product line" in line]
+    shown = [line for h in hits for line in h.passage.splitlines() if "Product line" in line]
     assert len(shown) == len(set(shown))
 
 
@@ -223,4 +224,4 @@ def test_a_question_that_names_a_file_finds_that_filing(settings, docs, embedder
         for year, figure in (("2022", "6,797"), ("2023", "7,442")):
             question = f"research and development expense in Q3 {year}"
             hit = searcher.search(question, k=1)[0]
-            assert hit.source == f"{year} Q3 ACME.md" and figure in hit.text
+            assert hit.source == f"{year} Q3 ACME.md" and figure in hit.passage
