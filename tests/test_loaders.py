@@ -293,25 +293,6 @@ def test_pdf_pages_are_one_based_and_tables_grouped() -> None:
     assert table == "Net sales $ 82,959 $ 81,434\nCost of sales 47,074 46,179"
 
 
-def test_pdf_running_headers_and_footers_are_dropped() -> None:
-    bodies = [
-        "Revenue grew in the third quarter.",
-        "Table of Contents is where readers start.",  # the words, but inside the page
-        "Net sales $ 82,959 $ 81,434",
-        "Closing remarks.",
-    ]
-    pages = [
-        ["Table of Contents", body, f"Acme Inc. | Q3 2022 Form 10-Q | {number}", str(number)]
-        for number, body in enumerate(bodies, start=1)
-    ]
-    text = "\n".join(s.text for s in load("report.pdf", make_pdf(pages)).sections)
-    assert "Form 10-Q" not in text and not any(line.isdigit() for line in text.splitlines())
-    assert text.count("Table of Contents") == 1 and all(body in text for body in bodies)
-    # Two pages are too few to tell a running line from a repeated one: nothing is dropped.
-    short = load("note.pdf", make_pdf([["Acme note", "First."], ["Acme note", "Second."]]))
-    assert [s.text for s in short.sections] == ["Acme note First.", "Acme note Second."]
-
-
 @pytest.mark.parametrize("meta", [None, "", "0000320193-22-000070", "Untitled"])
 def test_pdf_meaningless_metadata_title_falls_back_to_file_name(meta: str | None) -> None:
     assert load("2023 Q1 AAPL.pdf", make_pdf([["Some text."]], title=meta)).title == "2023 Q1 AAPL"

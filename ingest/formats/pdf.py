@@ -10,7 +10,6 @@ is not what the paragraph and table-row heuristics below expect.
 
 import io
 import re
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,9 +35,6 @@ _CURRENCY = {"$", "€", "£", "%"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 _SENTENCE_END = re.compile(r"[.!?:;][\"'”’)]?$")
 _JUNK_TITLES = {"untitled", "document", "title", "none", "null", "pdf"}
-_DIGITS = re.compile(r"\d+")
-RUNNING_EDGE = 2  # lines at the top and at the bottom of a page where running lines sit
-RUNNING_SHARE = 0.5  # ... on at least this share of the pages (and at least 3)
 USABLE_TEXT = 20  # fewer letters and digits than this on a page: no usable text layer
 OCR_DPI = 300  # Tesseract's accuracy falls off below about 300 dpi for body text
 
@@ -51,45 +47,13 @@ def parse_pdf(data: bytes, options: LoadOptions | None = None) -> ParsedDocument
         texts = [_page_text(page, errors) for page in reader.pages]
         title = _metadata_title(reader)
     scanned = _ocr_text(data, texts, options)
-    texts = without_running_lines([scanned.get(n, text) for n, text in enumerate(texts, start=1)])
+    texts = [scanned.get(number, text) for number, text in enumerate(texts, start=1)]
     sections = [s for n, text in enumerate(texts, start=1) for s in page_sections(text, n)]
     if not sections and errors:
         raise LoadError(f"corrupt PDF: {_reason(errors[0])}")
     if not sections:
         raise _no_text(bool(scanned), options)
     return ParsedDocument(title, sections)
-
-
-def without_running_lines(texts: list[str]) -> list[str]:
-    """Page texts without their running headers and footers: a line at a page's top or
-    bottom that recurs there on most pages, numbers aside ("Apple Inc. | Q3 2022 Form 10-Q
-    | 9", "Table of Contents", a page number). They say nothing, yet every passage of the
-    page would carry them into search and answers."""
-    edges = [_edge_lines(text) for text in texts]
-    counts = Counter(key for lines in edges for key in {_running_key(line) for line in lines})
-    least = max(3, RUNNING_SHARE * sum(1 for lines in edges if lines))
-    running = {key for key, count in counts.items() if count >= least}
-    if not running:
-        return texts
-    return [_drop_edges(text, running) for text in texts]
-
-
-def _edge_lines(text: str) -> list[str]:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines if len(lines) <= 2 * RUNNING_EDGE else lines[:RUNNING_EDGE] + lines[-RUNNING_EDGE:]
-
-
-def _running_key(line: str) -> str:
-    return _DIGITS.sub("#", " ".join(line.split()))
-
-
-def _drop_edges(text: str, running: set[str]) -> str:
-    lines = text.splitlines()
-    filled = [n for n, line in enumerate(lines) if line.strip()]
-    edge = set(filled[:RUNNING_EDGE] + filled[-RUNNING_EDGE:])
-    return "\n".join(
-        line for n, line in enumerate(lines) if n not in edge or _running_key(line) not in running
-    )
 
 
 def _ocr_text(data: bytes, texts: list[str], options: LoadOptions) -> dict[int, str]:
