@@ -35,7 +35,8 @@ COMMAND = re.compile(r"^[a-z$./~]|^[A-Z_]+=")
 
 @dataclass(frozen=True)
 class Weights:
-    """How a unit's evidence adds up (tuned on the tune split of evaluation/sample-docs)."""
+    """How a unit's evidence adds up (tuned on the tune splits of evaluation/sample-docs and
+    of the SEC questions: `figure`, `other_file` and `sentences` on SEC, README)."""
 
     dense: float = 1.0  # cosine similarity of the question and the unit
     lexical: float = 0.6  # share of the question's (IDF-weighted) stems the unit holds
@@ -43,12 +44,12 @@ class Weights:
     answer: float = 1.0  # an FAQ answer's first sentence, when its question is the user's
     answer_decay: float = 0.8  # ... and less for each later sentence of the answer
     paraphrase: float = 0.5  # questions less similar than this are no paraphrase at all
-    figure: float = 0.15  # a unit stating an amount, when the question asks for one
+    figure: float = 0.3  # a unit stating an amount, when the question asks for one
     rank: float = 0.02  # less per search rank of its passage
     relative: float = 0.6  # shown: a score at least this share of the best one's
-    other_file: float = 0.85  # ... of the best one's, from another file than the best unit
+    other_file: float = 0.7  # ... of the best one's, from another file than the best unit
     floor: float = 0.3  # nothing relevant: the best score is below this
-    sentences: int = 5  # at most this many sentences and other lines
+    sentences: int = 8  # at most this many sentences and other lines
     items: int = 8  # at most this many list items
     rows: int = 12  # at most this many table rows
 
