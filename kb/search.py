@@ -6,6 +6,7 @@ This is the API the CLI, the evaluation harness and the chat agent's `search_doc
 import fnmatch
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -76,7 +77,7 @@ class DocumentSearch(Protocol):
     ) -> list[Hit]: ...
 
 
-PASSAGE_REACH = 8  # neighbours read on either side of a hit (chunks are ~550 characters)
+PASSAGE_REACH = 5  # neighbours read on either side of a hit (SEC's chunks: ~540 characters)
 PASSAGE_DEPTH = 3  # chunks ranked per passage asked for: neighbours collapse into one
 
 
@@ -248,14 +249,19 @@ def named(query: str, paths: dict[str, str]) -> dict[str, float]:
     """Document id -> the share of its file name's words (as the lexical index stems them)
     that the query says, where above 0: people name a document by its file, "the Q3 2022
     10-Q" for `2022 Q3 MSFT.pdf`, and such words are too common in the texts for BM25."""
-    stems = [PurePosixPath(path).stem for path in paths.values()]
-    asked, *names = text_terms([query, *stems])
-    shares = {
-        doc_id: len(name & asked) / len(name)
-        for doc_id, name in zip(paths, names, strict=True)
-        if name
-    }
+    (asked,) = text_terms([query])
+    shares = {doc_id: _share(asked, _name_terms(path)) for doc_id, path in paths.items()}
     return {doc_id: share for doc_id, share in shares.items() if share}
+
+
+def _share(asked: set[str], name: frozenset[str]) -> float:
+    return len(name & asked) / len(name) if name else 0.0
+
+
+@lru_cache(maxsize=65_536)
+def _name_terms(path: str) -> frozenset[str]:
+    """A file name's terms (every search asks them for its candidates' documents)."""
+    return frozenset(text_terms([PurePosixPath(path).stem])[0])
 
 
 def _normalised(scores: dict[str, float]) -> dict[str, float]:
