@@ -116,13 +116,9 @@ class KnowledgeIndex:
         """Switch each document to its staged chunks in one catalog transaction, then
         delete the vectors of the chunks they replaced."""
         new_ids = [v for version in versions for chunk in version.chunks for v in _ids(chunk)]
-        old_ids = [
-            vector_id
-            for version in versions
-            for vector_id in self.catalog.document_vector_ids(version.record.doc_id)
-        ]
-        stale = sorted(set(old_ids) - set(new_ids))
-        replaced = self._hashes([version.record.doc_id for version in versions])
+        doc_ids = [version.record.doc_id for version in versions]
+        stale = sorted(set(self.catalog.document_vector_ids(doc_ids)) - set(new_ids))
+        replaced = self._hashes(doc_ids)
         originals = self._originals([version.record for version in versions])
         with self.catalog.transaction() as db:
             for version in versions:
@@ -139,8 +135,7 @@ class KnowledgeIndex:
         """The content hashes the given documents have now (originals they may free)."""
         if not self.catalog.keeps_originals:
             return []
-        documents = (self.catalog.document(doc_id) for doc_id in doc_ids)
-        return [d.content_hash for d in documents if d is not None and d.content_hash]
+        return self.catalog.content_hashes(doc_ids)
 
     def _originals(self, records: list[DocumentRecord]) -> dict[str, bytes]:
         """Content hash -> the indexed bytes, for a catalog that keeps them: read again
@@ -170,7 +165,7 @@ class KnowledgeIndex:
             self.catalog.upsert_document(db, record)
 
     def delete_document(self, doc_id: str) -> None:
-        ids = self.catalog.document_vector_ids(doc_id)
+        ids = self.catalog.document_vector_ids([doc_id])
         hashes = self._hashes([doc_id])
         with self.catalog.transaction() as db:
             self.catalog.add_pending(db, ids)

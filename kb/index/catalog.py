@@ -281,13 +281,20 @@ class Catalog(ABC):
             asdict(record),
         )
 
-    def document_vector_ids(self, doc_id: str) -> list[str]:
-        """The ids of every vector of a document's chunks."""
+    def document_vector_ids(self, doc_ids: list[str]) -> list[str]:
+        """The ids of every vector of the given documents' chunks (one query for a batch:
+        on a database server each query is a round trip)."""
         rows = self.db.execute(
-            "SELECT chunk_id, vectors FROM chunks WHERE doc_id = :doc_id ORDER BY ord",
-            {"doc_id": doc_id},
+            f"SELECT chunk_id, vectors FROM chunks WHERE {self.dialect.member('doc_id', 'ids')}",
+            {"ids": self._listed(doc_ids)},
         )
         return [vector_id for row in rows for vector_id in vector_ids(*row)]
+
+    def content_hashes(self, doc_ids: list[str]) -> list[str]:
+        """The content hashes the given documents have now."""
+        where = self.dialect.member("doc_id", "ids")
+        sql = f"SELECT content_hash FROM documents WHERE {where} AND content_hash IS NOT NULL"
+        return [row[0] for row in self.db.execute(sql, {"ids": self._listed(doc_ids)})]
 
     def vector_count(self) -> int:
         """How many vectors the vector store should hold."""
