@@ -2,10 +2,11 @@
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from uuid import uuid4
 
 from evaluation.metrics import percentile
@@ -19,6 +20,8 @@ from kb.search import Searcher
 from kb.settings import Settings
 from kb.types import Hit, SearchMode
 
+T = TypeVar("T")
+
 
 @dataclass
 class Workspace:
@@ -28,19 +31,22 @@ class Workspace:
     chunk_source: dict[str, str]  # chunk id -> source path
 
     def timed_rank(self, query: str, k: int, mode: SearchMode, latencies: list[float]) -> list[str]:
-        started = time.perf_counter()
-        ranked = self.searcher.rank(query, k, mode)
-        latencies.append((time.perf_counter() - started) * 1000)
+        ranked = _timed(lambda: self.searcher.rank(query, k, mode), latencies)
         return [chunk_id for chunk_id, _ in ranked]
 
     def timed_search(
         self, query: str, k: int, mode: SearchMode, latencies: list[float]
     ) -> list[Hit]:
         """The passages a user (or the agent's `search_docs`) gets."""
-        started = time.perf_counter()
-        hits = self.searcher.search(query, k, mode)
-        latencies.append((time.perf_counter() - started) * 1000)
-        return hits
+        return _timed(lambda: self.searcher.search(query, k, mode), latencies)
+
+
+def _timed(call: Callable[[], T], latencies: list[float]) -> T:
+    """`call()`, its wall time in ms appended to `latencies`."""
+    started = time.perf_counter()
+    result = call()
+    latencies.append((time.perf_counter() - started) * 1000)
+    return result
 
 
 @contextmanager
