@@ -105,14 +105,16 @@ class Searcher:
         """The best `k` passages. `collections`: only documents of these (None: every
         collection)."""
         depth = k * PASSAGE_DEPTH if self.passage_chars else k
-        with self.index.catalog.snapshot():
+        catalog = self.index.catalog
+        with catalog.snapshot():
             ranked = self.rank(query, depth, mode, source, collections)
-            rows = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
-            found = [(rows[cid], score) for cid, score in ranked if cid in rows]
+            ids = [chunk_id for chunk_id, _ in ranked]
             if not self.passage_chars:
-                return [_hit(row, [row], score) for row, score in found[:k]]
-            near = self.index.catalog.chunks_near([row for row, _ in found], PASSAGE_REACH)
-        return self._passages(found, near, k)
+                rows = catalog.get_chunks(ids)
+                return [_hit(rows[c], [rows[c]], score) for c, score in ranked if c in rows]
+            near = catalog.chunks_near(ids, PASSAGE_REACH)  # the hits are among them
+        found = [(near[chunk_id], score) for chunk_id, score in ranked if chunk_id in near]
+        return self._passages(found, list(near.values()), k)
 
     def _passages(
         self, found: list[tuple[ChunkRow, float]], near: list[ChunkRow], k: int

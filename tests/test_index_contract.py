@@ -126,9 +126,9 @@ def test_passages_read_the_same_neighbours_and_names(both_catalogs):
     two, deleted, one = documents[4], documents[5], documents[7]  # as `both_catalogs` left them
     hits = [f"{two}-1", f"{one}-0"]  # the second half of one abstract, another whole
     for catalog in (embedded, server):
-        rows = catalog.get_chunks(hits)
-        near = catalog.chunks_near([rows[h] for h in hits], reach=1)
-        assert sorted(row.chunk_id for row in near) == sorted([f"{two}-0", *hits])
+        near = catalog.chunks_near(hits, reach=1)
+        assert sorted(near) == sorted([f"{two}-0", *hits])
+        assert near[f"{two}-0"] == catalog.get_chunks([f"{two}-0"])[f"{two}-0"]
         paths = catalog.document_paths([two, one, deleted])
         assert paths == {two: f"{two}.txt", one: f"{one}.txt"}
 

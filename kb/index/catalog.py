@@ -417,19 +417,16 @@ class Catalog(ABC):
         rows = self.db.dicts(sql, {"ids": self._listed(chunk_ids)})
         return {row["chunk_id"]: chunk_from_row(row) for row in rows}
 
-    def chunks_near(self, rows: list[ChunkRow], reach: int) -> list[ChunkRow]:
-        """The chunks within `reach` places of each of `rows` in its document."""
-        if not rows:
-            return []
-        spans = " OR ".join(
-            f"(c.doc_id = :doc{n} AND c.ord BETWEEN :low{n} AND :high{n})" for n in range(len(rows))
+    def chunks_near(self, chunk_ids: list[str], reach: int) -> dict[str, ChunkRow]:
+        """Chunk id -> row, for the given chunks and those within `reach` places of each
+        in its document: one query for a search's hits and their neighbours."""
+        found = self.db.dicts(
+            f"{CHUNK_ROWS} JOIN chunks h ON h.doc_id = c.doc_id"
+            " AND c.ord BETWEEN h.ord - :reach AND h.ord + :reach"
+            f" WHERE {self.dialect.member('h.chunk_id', 'ids')}",
+            {"ids": self._listed(chunk_ids), "reach": reach},
         )
-        params: dict[str, Any] = {}
-        for n, row in enumerate(rows):
-            params |= {f"doc{n}": row.doc_id, f"low{n}": row.ord - reach}
-            params[f"high{n}"] = row.ord + reach
-        found = self.db.dicts(f"{CHUNK_ROWS} WHERE {spans}", params)
-        return [chunk_from_row(row) for row in found]
+        return {row["chunk_id"]: chunk_from_row(row) for row in found}
 
     def chunk_owners(self, chunk_ids: list[str]) -> dict[str, Owner]:
         """Chunk id -> its row, document and number of vectors, for the given chunks that
