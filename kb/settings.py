@@ -17,7 +17,7 @@ TORCH: Final = "torch"
 EmbeddingRuntime = Literal["onnx", "torch"]
 
 
-PASSAGE_CHARS = 1600  # KB_PASSAGE_CHARS: measured on SEC, see README "Passages"
+PASSAGE_CHARS = 1600  # KB_PASSAGE_CHARS: chosen on the SEC tune split (README, Retrieval quality)
 
 
 class Settings(BaseSettings):
