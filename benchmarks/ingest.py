@@ -30,7 +30,7 @@ def bench_ingest(
     env = ingest_env(work.data, settings, settings.embedding_runtime)
     log(f"{corpus.name}: cold ingest, previous release (torch fp32)")
     previous, _ = _ingest(work, ingest_env(work.data.with_name("previous"), settings, TORCH))
-    log(f"{corpus.name}: cold ingest ({settings.embedding_runtime})")
+    log(f"{corpus.name}: cold ingest ({settings.local_runtime})")
     cold, cold_report = _ingest(work, env)
     log(f"{corpus.name}: floor (parse + embed alone)")
     floor, parts = _floor(work, env, settings)

@@ -43,6 +43,7 @@ class Options:
     backends: tuple[str, ...] = (EMBEDDED,)
     team: bool = False  # the team figures alone (benchmarks.team)
     postgres: str | None = None  # where the servers backend creates databases (POSTGRES)
+    corpora: tuple[str, ...] = ()  # the ingest and search of these corpora alone
 
 
 def run_bench(settings: Settings, options: Options, log: Log) -> dict:
@@ -60,6 +61,11 @@ def run_bench(settings: Settings, options: Options, log: Log) -> dict:
             result |= _synthetic(backends, runs, plan.questions, log)
         elif options.team:
             result["team"] = bench_team(backends, options.quick, log)
+        elif options.corpora:
+            ingested, searched = _corpora(
+                backends.root, settings, plan, options, create_embedder(settings), log
+            )
+            result |= {"ingest": ingested, "search": searched}
         else:
             result |= _everything(backends, plan, options, log)
     result["duration_s"] = round(time.perf_counter() - started, 1)
@@ -69,7 +75,7 @@ def run_bench(settings: Settings, options: Options, log: Log) -> dict:
 def _everything(backends: Backends, plan: Plan, options: Options, log: Log) -> dict:
     root, settings = backends.root, backends.settings
     embedder = create_embedder(settings)
-    ingested, searched = _corpora(root, settings, plan, options.quick, embedder, log)
+    ingested, searched = _corpora(root, settings, plan, options, embedder, log)
     runs = [(n, EMBEDDED) for n in plan.synthetic_chunks]
     if SERVERS in options.backends:
         runs += [(n, SERVERS) for n in plan.server_chunks]
@@ -85,10 +91,16 @@ def _everything(backends: Backends, plan: Plan, options: Options, log: Log) -> d
 
 
 def _corpora(
-    root: Path, settings: Settings, plan: Plan, quick: bool, embedder: Embedder, log: Log
+    root: Path,
+    settings: Settings,
+    plan: Plan,
+    options: Options,
+    embedder: Embedder,
+    log: Log,
 ) -> tuple[dict, dict]:
     ingested, searched = {}, {}
-    for corpus in corpora(quick):
+    chosen = [c for c in corpora(options.quick) if not options.corpora or c.name in options.corpora]
+    for corpus in chosen:
         work = Workdir(root / corpus.name / "docs", root / corpus.name / "data", root)
         ingested[corpus.name] = bench_ingest(corpus, work, settings, log)
         log(f"{corpus.name}: search latency")

@@ -64,7 +64,7 @@ def bench_lexical_side(searcher: Searcher, questions: list[str]) -> dict[str, di
 
 
 def _dense_candidates(searcher: Searcher, query: str, depth: int) -> dict[str, Owner]:
-    vector = searcher.embedder.embed([query])[0]
+    vector = searcher.embedder.embed_queries([query])[0]
     found = searcher.index.vectors.query(vector, depth)
     return searcher.index.catalog.chunk_owners([chunk_id for chunk_id, _ in found])
 

@@ -38,6 +38,9 @@ class RandomEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         return unit_vectors(self._rng, len(texts))
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
 
 def unit_vectors(rng: np.random.Generator, count: int) -> np.ndarray:
     vectors = rng.standard_normal((count, DIMENSION), dtype=np.float32)

@@ -454,6 +454,13 @@ def evaluate(dataset: Path, split: str, answers: bool, as_json: bool) -> None:
     help="Only search latency on a synthetic index of CHUNKS chunks (repeatable).",
 )
 @click.option(
+    "--corpus",
+    "only_corpora",
+    type=click.Choice(["sec_10q", "scifact"]),
+    multiple=True,
+    help="Only the ingest and search figures of this corpus (repeatable).",
+)
+@click.option(
     "--backends",
     default="embedded",
     show_default=True,
@@ -478,6 +485,7 @@ def bench(
     quick: bool,
     soak: bool,
     synthetic: tuple[int, ...],
+    only_corpora: tuple[str, ...],
     backends: str,
     team: bool,
     postgres: str | None,
@@ -491,10 +499,11 @@ def bench(
     hybrid search also as the previous release computed it); and streams chat answers
     from a real `kb serve`, 1 and 16 at a time. Building the synthetic indexes takes
     most of the run (Chroma inserts the vectors); `--synthetic 100000` times search
-    alone on a synthetic index of that size. `--quick` uses the sample
-    docs. `--soak` instead runs 8 chats for 5 minutes against `kb serve` while the sample
-    docs change and are re-ingested every 30 s (every fourth time rebuilt), and counts
-    failed searches and changes not visible when `kb ingest` returned (`--quick`: 40 s).
+    alone on a synthetic index of that size; `--corpus sec_10q` the ingest and search of
+    that corpus alone. `--quick` uses the sample docs. `--soak` instead runs 8 chats for
+    5 minutes against `kb serve` while the sample docs change and are re-ingested every
+    30 s (every fourth time rebuilt), and counts failed searches and changes not visible
+    when `kb ingest` returned (`--quick`: 40 s).
     `--backends embedded,servers` also measures the index on servers (fresh PostgreSQL
     databases on --postgres, a Chroma server the bench starts): synthetic search at the
     sizes given (a full run: 100,000 chunks), `kb ingest` of SciFact into each backend from
@@ -507,6 +516,7 @@ def bench(
         kb bench --quick --json
         kb bench --soak
         kb bench --synthetic 100000 --synthetic 1000000
+        kb bench --corpus sec_10q
         kb bench --synthetic 10000 --synthetic 100000 --backends embedded,servers
         kb bench --team
     """
@@ -521,7 +531,7 @@ def bench(
     chosen = tuple(name.strip() for name in backends.split(",") if name.strip())
     if not chosen or set(chosen) - set(BACKENDS):
         raise KBError(f"--backends takes {', '.join(BACKENDS)} (comma-separated), not {backends!r}")
-    options = Options(quick, synthetic, chosen, team, postgres)
+    options = Options(quick, synthetic, chosen, team, postgres, only_corpora)
     settings = Settings()
     result = run_soak(quick, log) if soak else run_bench(settings, options, log)
     path = save_result(result, settings.data_dir)

@@ -154,11 +154,12 @@ def ingest_in_server(
 
 def _check_same_model(server: ServerClient, settings: Settings) -> None:
     serving = server.status()["embedding_model"]
-    if serving != settings.embedding_model:
+    if serving != settings.embedding_variant:
         raise KBError(
-            f"{server.described} embeds with {serving!r}, but KB_EMBEDDING_MODEL is "
-            f"{settings.embedding_model!r} here; stop the server to ingest with another "
-            f"model (`kb ingest --rebuild`), then restart it with the same setting"
+            f"{server.described} embeds with {serving!r}, but KB_EMBEDDING_MODEL and "
+            f"KB_EMBEDDING_RUNTIME make {settings.embedding_variant!r} here; stop the server "
+            f"to ingest with another model (`kb ingest --rebuild`), then restart it with the "
+            f"same settings"
         )
 
 

@@ -128,7 +128,7 @@ def checked_embedder(settings: Settings, embedder: Embedder | None) -> Embedder:
     unreachable embeddings server fails here, before anything is changed."""
     try:
         embedder = embedder or create_embedder(settings)
-        embedder.embed([PROBE_TEXT])
+        embedder.embed_queries([PROBE_TEXT])
     except KBError as error:
         raise KBError(f"{error} (the index was not changed)") from error
     return embedder
@@ -145,7 +145,7 @@ def _rebuild(
     embedder = checked_embedder(settings, embedder)
     generations = generations_of(settings)
     generation = generations.new()
-    rebuilt = generations.open(generation, settings.embedding_model)
+    rebuilt = generations.open(generation, settings.embedding_variant)
     try:
         report = _sync(settings, rebuilt, root, options, progress, embedder)
     except BaseException:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.embedder import QUERY_BATCH, WordPieceCounter, minilm_tokenizer
+from kb.embedder import QUERY_BATCH, BaseEmbedder, minilm_tokenizer
 from kb.errors import KBError
 from kb.settings import DEFAULT_EMBEDDING_MODEL
 
@@ -33,7 +33,7 @@ def model_file(folder: Path | None = None) -> Path:
     return (folder or models_dir()) / f"{DEFAULT_EMBEDDING_MODEL}.onnx"
 
 
-class OnnxEmbedder(WordPieceCounter):
+class OnnxEmbedder(BaseEmbedder):
     name = DEFAULT_EMBEDDING_MODEL
     max_tokens = 256
 

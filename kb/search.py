@@ -180,7 +180,7 @@ class Searcher:
         )
 
     def _vector(self, query: str) -> np.ndarray:
-        return np.asarray(self.embedder.embed([query])[0])
+        return np.asarray(self.embedder.embed_queries([query])[0])
 
     def _dense(
         self, vector: np.ndarray, k: int, within: DocFilter | None

@@ -3,6 +3,7 @@
 Each field's description is its documentation; a test checks the README lists every one.
 """
 
+from functools import cache
 from pathlib import Path
 from typing import Final, Literal
 
@@ -12,9 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 OcrMode = Literal["auto", "off", "force"]
+AUTO: Final = "auto"
 ONNX: Final = "onnx"
+BF16: Final = "bf16"
 TORCH: Final = "torch"
-EmbeddingRuntime = Literal["onnx", "torch"]
+EmbeddingRuntime = Literal["auto", "onnx", "bf16", "torch"]
+BF16_VARIANT = "@bf16"  # bf16 vectors are not the fp32 model's output: recorded apart
+BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # bf16 products in hardware
 
 
 PASSAGE_CHARS = 1600  # KB_PASSAGE_CHARS: chosen on the SEC tune split (README, Retrieval quality)
@@ -32,11 +37,15 @@ class Settings(BaseSettings):
         "`openai:<model>` for an OpenAI-compatible embeddings API.",
     )
     embedding_runtime: EmbeddingRuntime = Field(
-        ONNX,
-        description="How the local model runs: `onnx` (ONNX Runtime, fp32, a fused graph "
-        "that `make install` builds from the shipped weights) or `torch` (PyTorch fp32, the "
-        "previous release). Both compute the same vectors (cosine > 0.9999), so indexes and "
-        "cached embeddings stay valid when it changes.",
+        AUTO,
+        description="How the local model embeds documents: `onnx` (ONNX Runtime, fp32, a "
+        "fused graph that `make install` builds from the shipped weights), `bf16` (PyTorch "
+        "with bf16 arithmetic: fast only on a CPU with AMX or AVX-512 BF16), `torch` "
+        "(PyTorch fp32, the previous release) or `auto` (`bf16` where the CPU has those, "
+        "else `onnx`). `onnx` and `torch` compute the same vectors (cosine > 0.9999) and "
+        "share indexes and cached embeddings; a `bf16` index is its own variant, so "
+        "switching between it and the others asks for `kb ingest --rebuild`; its queries are "
+        "embedded by the fp32 graph (one text needs no PyTorch start-up).",
     )
     embedding_base_url: str | None = Field(
         None, description="Base URL of the OpenAI-compatible embeddings API."
@@ -240,6 +249,20 @@ class Settings(BaseSettings):
         return self.data_dir / "index"
 
     @property
+    def local_runtime(self) -> EmbeddingRuntime:
+        """The runtime `auto` stands for on this CPU."""
+        if self.embedding_runtime != AUTO:
+            return self.embedding_runtime
+        return BF16 if BF16_CPU_FLAGS & cpu_flags() else ONNX
+
+    @property
+    def embedding_variant(self) -> str:
+        """The model output the index and the embedding cache record."""
+        if self.embedding_model == DEFAULT_EMBEDDING_MODEL and self.local_runtime == BF16:
+            return DEFAULT_EMBEDDING_MODEL + BF16_VARIANT
+        return self.embedding_model
+
+    @property
     def embedding_cache(self) -> Path:
         return (self.cache_dir or self.data_dir / "cache") / "embeddings.sqlite"
 
@@ -255,6 +278,17 @@ class Settings(BaseSettings):
     def tool_log(self) -> Path:
         """The tool calls as JSON lines (kept beside the embedded chat database only)."""
         return self.logs_dir / "tool_calls.jsonl"
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux; none known elsewhere)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    lines = (line for line in info.splitlines() if line.startswith("flags"))
+    return frozenset(next(lines, ":").partition(":")[2].split())
 
 
 def host_name(value: str) -> str:

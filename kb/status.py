@@ -39,7 +39,7 @@ class IndexStatus:
             documents=documents,
             chunks=chunks,
             failed_documents=failed,
-            embedding_model=catalog.get_meta("embedding_model") or settings.embedding_model,
+            embedding_model=catalog.get_meta("embedding_model") or settings.embedding_variant,
             dimension=int(catalog.get_meta("dimension") or 0) or None,
             last_ingest=_iso(catalog.get_meta("last_ingest")),
             data_dir=str(settings.data_dir.resolve()),

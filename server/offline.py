@@ -97,7 +97,9 @@ class VectorCache:
         with self._lock:  # the embedder runs one batch at a time anyway
             missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
             if missing:
-                self._vectors.update(zip(missing, self._embedder.embed(missing), strict=True))
+                self._vectors.update(
+                    zip(missing, self._embedder.embed_queries(missing), strict=True)
+                )
             vectors = np.stack([self._vectors[t] for t in texts])
             for text in texts:
                 self._vectors.move_to_end(text)

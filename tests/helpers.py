@@ -91,6 +91,9 @@ class CountingEmbedder:
         self.calls.append(len(texts))
         return self.inner.embed(texts)
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
 
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

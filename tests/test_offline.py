@@ -80,8 +80,11 @@ def test_vectors_of_quoted_sentences_are_remembered(embedder: LocalEmbedder):
             return embedder.count_tokens(texts)
 
         def embed(self, texts: list[str]):
-            self.embedded += texts
             return embedder.embed(texts)
+
+        def embed_queries(self, texts: list[str]):
+            self.embedded += texts
+            return embedder.embed_queries(texts)
 
     counting = Counting()
     cache = VectorCache(counting, size=3)

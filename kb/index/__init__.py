@@ -20,7 +20,7 @@ import numpy as np
 from kb.errors import KBError
 from kb.index.catalog import Catalog, DocumentRecord, NewChunk, Session
 from kb.index.vectors import VectorStore, vector_ids
-from kb.settings import Settings
+from kb.settings import BF16_VARIANT, Settings
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class KnowledgeIndex:
         from kb.index.generations import generations_of
 
         generations = generations_of(settings)
-        return generations.open(generations.active(), settings.embedding_model)
+        return generations.open(generations.active(), settings.embedding_variant)
 
     @cached_property
     def vectors(self) -> VectorStore:
@@ -72,15 +72,24 @@ class KnowledgeIndex:
 
     def _check_model(self) -> None:
         recorded = self.catalog.get_meta("embedding_model")
-        if recorded is not None and recorded != self.embedding_model:
-            dimension = self.catalog.get_meta("dimension")
+        if recorded is None or recorded == self.embedding_model:
+            return
+        if recorded.removesuffix(BF16_VARIANT) == self.embedding_model.removesuffix(BF16_VARIANT):
+            runtime = "bf16" if recorded.endswith(BF16_VARIANT) else "onnx"
             raise KBError(
-                f"this index was built with the embedding model {recorded!r} "
-                f"({dimension} dimensions), but KB_EMBEDDING_MODEL is "
-                f"{self.embedding_model!r}; mixing them would return wrong results. "
-                f"Run `kb ingest --rebuild DIR` to re-embed with the new model, or set "
-                f"KB_EMBEDDING_MODEL={recorded}."
+                f"this index holds {_precision(recorded)} vectors of {recorded!r}, but this "
+                f"process embeds in {_precision(self.embedding_model)} (KB_EMBEDDING_RUNTIME); "
+                f"the two are not the same model output. Run `kb ingest --rebuild DIR` to "
+                f"re-embed, or set KB_EMBEDDING_RUNTIME={runtime}."
             )
+        dimension = self.catalog.get_meta("dimension")
+        raise KBError(
+            f"this index was built with the embedding model {recorded!r} "
+            f"({dimension} dimensions), but KB_EMBEDDING_MODEL is "
+            f"{self.embedding_model!r}; mixing them would return wrong results. "
+            f"Run `kb ingest --rebuild DIR` to re-embed with the new model, or set "
+            f"KB_EMBEDDING_MODEL={recorded}."
+        )
 
     def recover(self) -> int:
         """Remove vectors a crashed ingest left behind; returns how many."""
@@ -204,3 +213,7 @@ class KnowledgeIndex:
 
 def _ids(chunk: NewChunk) -> list[str]:
     return vector_ids(chunk.chunk_id, chunk.vectors)
+
+
+def _precision(embedding_model: str) -> str:
+    return "bf16" if embedding_model.endswith(BF16_VARIANT) else "fp32"
