@@ -212,6 +212,7 @@ def _sync(
     if options.dry_run:
         _plan_only(jobs, report)
     else:
+        index.check_writer()
         index.recover()
         index.catalog.move_root(str(root), options.collection)
         cached = CachedEmbedder(embedder or create_embedder(settings), settings.embedding_cache)

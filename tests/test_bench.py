@@ -140,7 +140,8 @@ def test_quick_soak_fails_no_search_and_shows_every_change(tmp_path: Path) -> No
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     result = json.loads(finished.stdout)
-    assert result["searches"]["count"] > 0 and result["searches"]["failed"] == 0
+    searches = result["searches"]
+    assert searches["count"] > 0 and searches["failed"] == 0, searches["first_error"]
     assert result["chat"]["requests"] > 0 and result["chat"]["errors"] == 0
     assert [r["rebuild"] for r in result["rounds"]] == [False, False, True]
     assert result["ingests_visible_at_once"] == result["ingests"] == 3

@@ -105,20 +105,22 @@ def test_an_index_built_on_torch_is_searched_on_onnx_without_rebuild(settings, d
     assert _searched(onnx, "how are retries handled") == ["notes.md"]
 
 
-def test_a_bf16_index_asks_fp32_for_a_rebuild_and_searches_after_it(settings, docs):
+def test_fp32_searches_a_bf16_index_but_asks_for_a_rebuild_to_write(settings, docs):
     (docs / "notes.md").write_text("# Notes\n\nThe quokka protocol handles retries.\n")
     bf16 = settings.model_copy(update={"embedding_runtime": "bf16"})
     onnx = settings.model_copy(update={"embedding_runtime": "onnx"})
     ingest(bf16, docs)
-    assert _searched(bf16, "how are retries handled") == ["notes.md"]
+    assert _searched(onnx, "how are retries handled") == ["notes.md"]
+    (docs / "more.md").write_text("# More\n\nThe wombat protocol handles timeouts.\n")
     with pytest.raises(KBError) as refused:
-        KnowledgeIndex.open(onnx)
+        ingest(onnx, docs)
     assert "bf16 vectors" in str(refused.value) and "--rebuild" in str(refused.value)
     assert "KB_EMBEDDING_RUNTIME=bf16" in str(refused.value)
+    assert _searched(bf16, "how are timeouts handled") == ["notes.md"]  # nothing written
     ingest(onnx, docs, rebuild=True)
-    assert _searched(onnx, "how are retries handled") == ["notes.md"]
+    assert _searched(onnx, "how are timeouts handled") == ["more.md"]
     with pytest.raises(KBError, match="KB_EMBEDDING_RUNTIME=onnx"):
-        KnowledgeIndex.open(bf16)
+        ingest(bf16, docs)
 
 
 def test_searching_a_bf16_index_from_the_cli_does_not_load_torch(settings, docs):

@@ -18,8 +18,9 @@ from kb.index.catalog import Catalog, DocumentRecord, NewChunk
 from kb.index.generations import generations_of
 from kb.index.postgres import PostgresCatalog
 from kb.index.sqlite import SqliteCatalog
+from kb.search import Searcher
 from kb.settings import Settings
-from kb.types import DocFilter
+from kb.types import DocFilter, SearchMode
 from server.live import FOLLOW_S, LiveIndex
 from tests.conftest import SHARED_EVAL
 from tests.helpers import CountingEmbedder, sample, search_sources
@@ -143,28 +144,44 @@ def unit_vectors(count: int, seed: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+RECORD = DocumentRecord("doc", "/docs", "doc.md", 1, 1, "h", "Doc", None, 1.0)
+OLD = [NewChunk(f"old-{n}", "Doc", "", None, f"old text {n}") for n in range(3)]
+NEW = [NewChunk(f"new-{n}", "Doc", "", None, f"new text {n}") for n in range(3)]
+
+
+def switch_elsewhere(index: KnowledgeIndex) -> None:
+    """Switch the document from OLD to NEW in another thread (its own connection, as
+    another process would) and wait for it."""
+    writer = threading.Thread(
+        target=index.write_documents, args=([DocumentWrite(RECORD, NEW, unit_vectors(3, 2))],)
+    )
+    writer.start()
+    writer.join(30)
+    assert not writer.is_alive()
+
+
 def test_a_search_sees_a_document_before_or_after_a_switch_never_both(backend_settings):
-    record = DocumentRecord("doc", "/docs", "doc.md", 1, 1, "h", "Doc", None, 1.0)
-    old = [NewChunk(f"old-{n}", "Doc", "", None, f"old text {n}") for n in range(3)]
-    new = [NewChunk(f"new-{n}", "Doc", "", None, f"new text {n}") for n in range(3)]
     with open_index(backend_settings) as index:
-        index.write_documents([DocumentWrite(record, old, unit_vectors(3, 1))])
-        switched = threading.Event()
-
-        def switch() -> None:  # another thread: its own connection, as another process
-            index.write_documents([DocumentWrite(record, new, unit_vectors(3, 2))])
-            switched.set()
-
+        index.write_documents([DocumentWrite(RECORD, OLD, unit_vectors(3, 1))])
         with index.catalog.snapshot():
             before = index.catalog.get_chunks(["old-0", "new-0"])
-            writer = threading.Thread(target=switch)
-            writer.start()
-            assert switched.wait(30)
+            switch_elsewhere(index)
             during = index.catalog.get_chunks(["old-0", "new-0"])
-        writer.join()
         after = index.catalog.get_chunks(["old-0", "new-0"])
     assert list(before) == list(during) == ["old-0"]
     assert list(after) == ["new-0"]
+
+
+def test_a_search_racing_a_switch_ranks_what_its_snapshot_holds(backend_settings, embedder):
+    """The snapshot still holds the old chunks, whose vectors the switch has deleted: they
+    rank by their words alone, and the search does not fail."""
+    with open_index(backend_settings) as index:
+        index.write_documents([DocumentWrite(RECORD, OLD, unit_vectors(3, 1))])
+        searcher = Searcher(index, embedder)
+        with index.catalog.snapshot():
+            switch_elsewhere(index)
+            ranked = searcher.rank("old text", 3, SearchMode.HYBRID, None, None)
+    assert {chunk_id for chunk_id, _ in ranked} == {"old-0", "old-1", "old-2"}
 
 
 def test_vectors_a_crash_left_uncommitted_are_never_seen_and_recovered(backend_settings):

@@ -71,24 +71,32 @@ class KnowledgeIndex:
         return self._open_vectors()
 
     def _check_model(self) -> None:
+        """Searching needs the same model; its bf16 and fp32 variants both serve (queries
+        are embedded in fp32 either way), writing needs the same variant (check_writer)."""
         recorded = self.catalog.get_meta("embedding_model")
-        if recorded is None or recorded == self.embedding_model:
+        if recorded is None or _model(recorded) == _model(self.embedding_model):
             return
-        if recorded.removesuffix(BF16_VARIANT) == self.embedding_model.removesuffix(BF16_VARIANT):
-            runtime = "bf16" if recorded.endswith(BF16_VARIANT) else "onnx"
-            raise KBError(
-                f"this index holds {_precision(recorded)} vectors of {recorded!r}, but this "
-                f"process embeds in {_precision(self.embedding_model)} (KB_EMBEDDING_RUNTIME); "
-                f"the two are not the same model output. Run `kb ingest --rebuild DIR` to "
-                f"re-embed, or set KB_EMBEDDING_RUNTIME={runtime}."
-            )
         dimension = self.catalog.get_meta("dimension")
         raise KBError(
             f"this index was built with the embedding model {recorded!r} "
             f"({dimension} dimensions), but KB_EMBEDDING_MODEL is "
-            f"{self.embedding_model!r}; mixing them would return wrong results. "
+            f"{_model(self.embedding_model)!r}; mixing them would return wrong results. "
             f"Run `kb ingest --rebuild DIR` to re-embed with the new model, or set "
-            f"KB_EMBEDDING_MODEL={recorded}."
+            f"KB_EMBEDDING_MODEL={_model(recorded)}."
+        )
+
+    def check_writer(self) -> None:
+        """Refuse to add vectors of another variant than those the index holds: bf16
+        vectors are not the fp32 model's output, and one index holds one kind."""
+        recorded = self.catalog.get_meta("embedding_model")
+        if recorded is None or recorded == self.embedding_model:
+            return
+        runtime = "bf16" if recorded.endswith(BF16_VARIANT) else "onnx"
+        raise KBError(
+            f"this index holds {_precision(recorded)} vectors of {_model(recorded)!r}, but "
+            f"this process embeds in {_precision(self.embedding_model)} "
+            f"(KB_EMBEDDING_RUNTIME); the two are not the same model output. Run `kb ingest "
+            f"--rebuild DIR` to re-embed, or set KB_EMBEDDING_RUNTIME={runtime}."
         )
 
     def recover(self) -> int:
@@ -217,3 +225,7 @@ def _ids(chunk: NewChunk) -> list[str]:
 
 def _precision(embedding_model: str) -> str:
     return "bf16" if embedding_model.endswith(BF16_VARIANT) else "fp32"
+
+
+def _model(embedding_model: str) -> str:
+    return embedding_model.removesuffix(BF16_VARIANT)

@@ -109,6 +109,8 @@ class VectorStore:
         if not ids:
             return {}
         found = self._collection.get(ids=ids, include=["embeddings"])
+        if not found["ids"]:  # deleted since the search's catalog snapshot (an ingest switched)
+            return {}
         scores = np.asarray(found["embeddings"], dtype=np.float32) @ vector
         return _best_per_chunk(list(zip(found["ids"], scores.tolist(), strict=True)))
 
