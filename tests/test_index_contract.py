@@ -179,6 +179,7 @@ def test_a_search_racing_a_switch_ranks_what_its_snapshot_holds(backend_settings
         index.write_documents([DocumentWrite(RECORD, OLD, unit_vectors(3, 1))])
         searcher = Searcher(index, embedder)
         with index.catalog.snapshot():
+            assert list(index.catalog.get_chunks(["old-0"])) == ["old-0"]  # its first read
             switch_elsewhere(index)
             ranked = searcher.rank("old text", 3, SearchMode.HYBRID, None, None)
     assert {chunk_id for chunk_id, _ in ranked} == {"old-0", "old-1", "old-2"}
