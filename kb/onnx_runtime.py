@@ -1,9 +1,10 @@
-"""MiniLM in fp32 on ONNX Runtime: the default local embedder (KB_EMBEDDING_RUNTIME=onnx).
+"""MiniLM in fp32 on ONNX Runtime: the local embedder where the CPU lacks bf16 hardware
+(KB_EMBEDDING_RUNTIME=auto or onnx), and the one that embeds queries under bf16.
 
 The model file is a fused graph (attention, LayerNorm and GELU each one kernel) that
 `make install` builds from the shipped weights (kb.onnx_build). It computes what torch
 computes (cosine to torch fp32 > 0.9999: only the summation order differs), so it keeps the
-model's name: indexes and cached vectors stay valid whichever runtime made them.
+model's name: indexes and cached vectors stay valid whichever of the two made them.
 """
 
 import os
