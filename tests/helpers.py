@@ -82,6 +82,7 @@ class CountingEmbedder:
         self.max_tokens = inner.max_tokens
         self.embedded: list[str] = []
         self.calls: list[int] = []  # texts per embed call
+        self.queried: list[str] = []  # texts embedded as queries (never stored)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
@@ -92,6 +93,7 @@ class CountingEmbedder:
         return self.inner.embed(texts)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
+        self.queried.extend(texts)
         return self.inner.embed_queries(texts)
 
 

@@ -134,9 +134,11 @@ def test_rebuild_starts_empty_and_reuses_cached_embeddings(settings, docs, count
     sample(docs)
     ingest(settings, docs, embedder=counting)
     counting.embedded.clear()
+    counting.queried.clear()
     report = ingest(settings, docs, rebuild=True, embedder=counting)
     assert report.counts()["added"] == 3
-    assert counting.embedded == [PROBE_TEXT]  # the check of the model, nothing else
+    assert counting.embedded == []
+    assert counting.queried == [PROBE_TEXT]  # the check of the model, nothing else
 
 
 def test_dry_run_reports_and_changes_nothing(settings, docs, counting):

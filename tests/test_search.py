@@ -50,8 +50,10 @@ def test_a_passage_with_several_vectors_is_one_hit_scored_by_its_best(settings, 
         hits = Searcher(index, embedder).search("polish the brass bell", k=5, mode=SearchMode.DENSE)
         assert len(hits) == 1 and "polish the brass bell" in hits[0].text
         pair = embedder.embed(["Ritual\n" + " ".join(sentences[2:4])])[0]
-        query = embedder.embed(["polish the brass bell"])[0]
-        assert hits[0].score == pytest.approx(float(pair @ query), abs=1e-4)
+        query = embedder.embed_queries(["polish the brass bell"])[0]
+        # bf16 vectors move by ~3e-4 with the batch a text is embedded in; the next best
+        # window scores 0.05 lower
+        assert hits[0].score == pytest.approx(float(pair @ query), abs=1e-3)
 
 
 def test_undecodable_bytes_in_a_query_are_ignored_in_every_mode(searcher):
