@@ -29,7 +29,9 @@ def bench_ingest(
     _warm_page_cache(work.docs)
     env = ingest_env(work.data, settings, settings.embedding_runtime)
     log(f"{corpus.name}: cold ingest, previous release (torch fp32)")
-    previous, _ = _ingest(work, ingest_env(work.data.with_name("previous"), settings, TORCH))
+    # The previous release parsed in one process.
+    previous_env = ingest_env(work.data.with_name("previous"), settings, TORCH, parse_workers=1)
+    previous, _ = _ingest(work, previous_env)
     log(f"{corpus.name}: cold ingest ({settings.local_runtime})")
     cold, cold_report = _ingest(work, env)
     log(f"{corpus.name}: floor (parse + embed alone)")

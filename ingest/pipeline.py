@@ -251,7 +251,8 @@ def _index_files(
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
     writer = BatchWriter(index, embedder, settings.ingest_batch_chunks, progress)
     options = LoadOptions.from_settings(settings)
-    for job, prepared in _prepare_all(jobs, max_tokens, settings.sentence_windows, options):
+    parsing = _prepare_all(jobs, max_tokens, settings.sentence_windows, options, settings.parsers)
+    for job, prepared in parsing:
         path = job.file.path
         if prepared.skip:  # a previous version, if any, stays searchable, as for a failure
             report.skips.append(Skip(path, prepared.skip))
@@ -272,9 +273,10 @@ def _index_files(
 
 
 def _prepare_all(
-    jobs: list[_Job], max_tokens: int, windows: bool, options: LoadOptions
+    jobs: list[_Job], max_tokens: int, windows: bool, options: LoadOptions, workers: int
 ) -> Iterator[tuple[_Job, Prepared]]:
-    """Prepared files in order; parsed in a worker process when there is enough work."""
+    """Prepared files in order; parsed in worker processes when there is enough work
+    (several: pypdf's parse and a bf16 embedding each take most of a core's time)."""
     calls = [
         (
             job.file.absolute,
@@ -289,7 +291,7 @@ def _prepare_all(
         yield from zip(jobs, (prepare(*call) for call in calls), strict=True)
         return
     context = multiprocessing.get_context("spawn")  # never fork a process that runs torch
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
         yield from zip(jobs, _bounded_map(executor, calls), strict=True)
 
 

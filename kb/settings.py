@@ -3,6 +3,7 @@
 Each field's description is its documentation; a test checks the README lists every one.
 """
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Final, Literal
@@ -22,6 +23,7 @@ BF16_VARIANT = "@bf16"  # bf16 vectors are not the fp32 model's output: recorded
 BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # bf16 products in hardware
 
 
+MAX_PARSERS = 4  # each holds a file's text and its own interpreter (~150 MB)
 PASSAGE_CHARS = 1600  # KB_PASSAGE_CHARS: chosen on the SEC tune split (README, Retrieval quality)
 
 
@@ -94,6 +96,12 @@ class Settings(BaseSettings):
         "eng",
         description="Tesseract languages, joined with `+` (e.g. `eng+deu`); each needs its "
         "`tesseract-ocr-<lang>` package.",
+    )
+    parse_workers: int = Field(
+        0,
+        ge=0,
+        description="Processes that read and chunk files while an ingest embeds (0: one "
+        "per core, at most 4).",
     )
     ingest_batch_chunks: int = Field(
         256,
@@ -247,6 +255,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def parsers(self) -> int:
+        """The parsing processes of an ingest."""
+        return self.parse_workers or min(MAX_PARSERS, os.cpu_count() or 1)
 
     @property
     def local_runtime(self) -> EmbeddingRuntime:
