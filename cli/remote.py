@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kb.errors import KBError
-from kb.settings import BF16_VARIANT, Settings
+from kb.settings import Settings, base_model
 from kb.types import Hit
 from kb.writer import ServerRecord, running_server
 
@@ -155,7 +155,7 @@ def ingest_in_server(
 def _check_same_model(server: ServerClient, settings: Settings) -> None:
     serving = server.status()["embedding_model"]
     # The server embeds: how this machine would run the same model does not matter.
-    if serving.removesuffix(BF16_VARIANT) != settings.embedding_model:
+    if base_model(serving) != settings.embedding_model:
         raise KBError(
             f"{server.described} embeds with {serving!r}, but KB_EMBEDDING_MODEL is "
             f"{settings.embedding_model!r} here; stop the server to ingest with another "

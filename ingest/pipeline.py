@@ -212,10 +212,11 @@ def _sync(
     if options.dry_run:
         _plan_only(jobs, report)
     else:
-        index.check_writer()
+        embedder = embedder or create_embedder(settings)
+        index.check_writer(embedder.name)
         index.recover()
         index.catalog.move_root(str(root), options.collection)
-        cached = CachedEmbedder(embedder or create_embedder(settings), settings.embedding_cache)
+        cached = CachedEmbedder(embedder, settings.embedding_cache)
         try:
             _index_files(index, cached, root, jobs, report, settings, progress, options.collection)
         finally:

@@ -45,9 +45,9 @@ class Settings(BaseSettings):
         "with bf16 arithmetic: fast only on a CPU with AMX or AVX-512 BF16), `torch` "
         "(PyTorch fp32, the previous release) or `auto` (`bf16` where the CPU has those, "
         "else `onnx`). `onnx` and `torch` compute the same vectors (cosine > 0.9999) and "
-        "share indexes and cached embeddings; a `bf16` index is its own variant, so "
-        "switching between it and the others asks for `kb ingest --rebuild`; its queries are "
-        "embedded by the fp32 graph (one text needs no PyTorch start-up).",
+        "share indexes and cached embeddings; `bf16` vectors are a variant of their own: "
+        "any runtime searches either kind of index (queries are embedded in fp32), but "
+        "ingesting into an index of the other kind asks for `kb ingest --rebuild`.",
     )
     embedding_base_url: str | None = Field(
         None, description="Base URL of the OpenAI-compatible embeddings API."
@@ -291,6 +291,11 @@ class Settings(BaseSettings):
     def tool_log(self) -> Path:
         """The tool calls as JSON lines (kept beside the embedded chat database only)."""
         return self.logs_dir / "tool_calls.jsonl"
+
+
+def base_model(embedding_variant: str) -> str:
+    """The model of a variant the index records (`all-MiniLM-L6-v2@bf16` -> its model)."""
+    return embedding_variant.removesuffix(BF16_VARIANT)
 
 
 @cache

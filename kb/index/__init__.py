@@ -20,7 +20,7 @@ import numpy as np
 from kb.errors import KBError
 from kb.index.catalog import Catalog, DocumentRecord, NewChunk, Session
 from kb.index.vectors import VectorStore, vector_ids
-from kb.settings import BF16_VARIANT, Settings
+from kb.settings import BF16_VARIANT, Settings, base_model
 
 
 @dataclass(frozen=True)
@@ -74,27 +74,28 @@ class KnowledgeIndex:
         """Searching needs the same model; its bf16 and fp32 variants both serve (queries
         are embedded in fp32 either way), writing needs the same variant (check_writer)."""
         recorded = self.catalog.get_meta("embedding_model")
-        if recorded is None or _model(recorded) == _model(self.embedding_model):
+        if recorded is None or base_model(recorded) == base_model(self.embedding_model):
             return
         dimension = self.catalog.get_meta("dimension")
         raise KBError(
             f"this index was built with the embedding model {recorded!r} "
             f"({dimension} dimensions), but KB_EMBEDDING_MODEL is "
-            f"{_model(self.embedding_model)!r}; mixing them would return wrong results. "
+            f"{base_model(self.embedding_model)!r}; mixing them would return wrong results. "
             f"Run `kb ingest --rebuild DIR` to re-embed with the new model, or set "
-            f"KB_EMBEDDING_MODEL={_model(recorded)}."
+            f"KB_EMBEDDING_MODEL={base_model(recorded)}."
         )
 
-    def check_writer(self) -> None:
-        """Refuse to add vectors of another variant than those the index holds: bf16
-        vectors are not the fp32 model's output, and one index holds one kind."""
+    def check_writer(self, embedder_name: str) -> None:
+        """Refuse vectors of another variant than those the index holds (`embedder_name`:
+        the one that makes them): bf16 vectors are not the fp32 model's output, and one
+        index holds one kind."""
         recorded = self.catalog.get_meta("embedding_model")
-        if recorded is None or recorded == self.embedding_model:
+        if recorded is None or recorded == embedder_name:
             return
         runtime = "bf16" if recorded.endswith(BF16_VARIANT) else "onnx"
         raise KBError(
-            f"this index holds {_precision(recorded)} vectors of {_model(recorded)!r}, but "
-            f"this process embeds in {_precision(self.embedding_model)} "
+            f"this index holds {_precision(recorded)} vectors of {base_model(recorded)!r}, "
+            f"but this process embeds in {_precision(embedder_name)} "
             f"(KB_EMBEDDING_RUNTIME); the two are not the same model output. Run `kb ingest "
             f"--rebuild DIR` to re-embed, or set KB_EMBEDDING_RUNTIME={runtime}."
         )
@@ -225,7 +226,3 @@ def _ids(chunk: NewChunk) -> list[str]:
 
 def _precision(embedding_model: str) -> str:
     return "bf16" if embedding_model.endswith(BF16_VARIANT) else "fp32"
-
-
-def _model(embedding_model: str) -> str:
-    return embedding_model.removesuffix(BF16_VARIANT)
