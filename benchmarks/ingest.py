@@ -1,5 +1,6 @@
 """Ingest figures for one corpus: cold, floor, warm and one file changed, side by side;
-and cold with the previous release's embedder (torch fp32), in the same run."""
+and cold as the previous release ran it (torch fp32, pypdf, one parsing process), in the
+same run."""
 
 import json
 from collections.abc import Callable
@@ -7,7 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.corpora import Corpus, change_one_file
-from benchmarks.procs import Finished, child_env, kb_command, python_command, run_measured
+from benchmarks.procs import (
+    Finished,
+    child_env,
+    kb_command,
+    previous_release_command,
+    python_command,
+    run_measured,
+)
 from kb.embedder import LocalEmbedder
 from kb.errors import KBError
 from kb.settings import TORCH, Settings
@@ -28,10 +36,9 @@ def bench_ingest(
     corpus.fill(work.docs)
     _warm_page_cache(work.docs)
     env = ingest_env(work.data, settings, settings.embedding_runtime)
-    log(f"{corpus.name}: cold ingest, previous release (torch fp32)")
-    # The previous release parsed in one process.
+    log(f"{corpus.name}: cold ingest, previous release (torch fp32, pypdf)")
     previous_env = ingest_env(work.data.with_name("previous"), settings, TORCH, parse_workers=1)
-    previous, _ = _ingest(work, previous_env)
+    previous, _ = _ingest(work, previous_env, previous_release_command)
     log(f"{corpus.name}: cold ingest ({settings.local_runtime})")
     cold, cold_report = _ingest(work, env)
     log(f"{corpus.name}: floor (parse + embed alone)")
@@ -77,8 +84,10 @@ def ingest_env(data: Path, settings: Settings, runtime: str, **more: object) -> 
     )
 
 
-def _ingest(work: Workdir, env: dict[str, str]) -> tuple[Finished, dict]:
-    finished = run_measured(kb_command("ingest", str(work.docs), "--json"), env, work.scratch)
+def _ingest(
+    work: Workdir, env: dict[str, str], kb: Callable[..., list[str]] = kb_command
+) -> tuple[Finished, dict]:
+    finished = run_measured(kb("ingest", str(work.docs), "--json"), env, work.scratch)
     return finished, json_result(finished, "kb ingest")
 
 

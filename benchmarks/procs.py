@@ -30,6 +30,11 @@ def kb_command(*args: str) -> list[str]:
     return python_command("cli.main", *args)
 
 
+def previous_release_command(*args: str) -> list[str]:
+    """`kb ARGS` reading PDFs as the previous release did (benchmarks/previous_release.py)."""
+    return [sys.executable, "-m", "benchmarks.previous_release", *args]
+
+
 def child_env(data_dir: Path, **settings: object) -> dict[str, str]:
     """This environment without any KB_ setting or API key, plus the given settings.
 

@@ -4,7 +4,7 @@ from rich.table import Table
 
 INGEST_ROWS = [
     ("cold_s", "cold s (empty index and cache)"),
-    ("previous_cold_s", "cold s, previous release (torch fp32)"),
+    ("previous_cold_s", "cold s, previous release (torch fp32, pypdf)"),
     ("cold_vs_previous", "cold / previous release's"),
     ("floor_s", "floor s (parse + embed alone)"),
     ("ratio_to_floor", "cold / floor"),

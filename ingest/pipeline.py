@@ -277,7 +277,7 @@ def _prepare_all(
     jobs: list[_Job], max_tokens: int, windows: bool, options: LoadOptions, workers: int
 ) -> Iterator[tuple[_Job, Prepared]]:
     """Prepared files in order; parsed in worker processes when there is enough work
-    (several: pypdf's parse and a bf16 embedding each take most of a core's time)."""
+    (several: parsing and a bf16 embedding both want the cores)."""
     calls = [
         (
             job.file.absolute,

@@ -293,6 +293,20 @@ def test_pdf_pages_are_one_based_and_tables_grouped() -> None:
     assert table == "Net sales $ 82,959 $ 81,434\nCost of sales 47,074 46,179"
 
 
+def test_pdf_whitespace_only_rows_end_tables_and_paragraphs() -> None:
+    """Filings draw table rules and empty paragraphs as rows of spaces, which pdfium's text
+    drops; they still separate a subtotal from the next rows and one paragraph from another."""
+    rows = ["Net sales 82,959 81,434", "Cost of sales 47,074 46,179"]
+    lines = [*rows, " ", "Gross margin 35,885 35,255", "Expenses grew", " ", "as planned"]
+    doc = load("q3.pdf", make_pdf([lines]))
+    assert [(s.kind, s.text) for s in doc.sections] == [
+        ("table", "\n".join(rows)),
+        ("table", "Gross margin 35,885 35,255"),
+        ("text", "Expenses grew"),
+        ("text", "as planned"),
+    ]
+
+
 @pytest.mark.parametrize("meta", [None, "", "0000320193-22-000070", "Untitled"])
 def test_pdf_meaningless_metadata_title_falls_back_to_file_name(meta: str | None) -> None:
     assert load("2023 Q1 AAPL.pdf", make_pdf([["Some text."]], title=meta)).title == "2023 Q1 AAPL"
