@@ -68,22 +68,27 @@ def _open(data: bytes) -> pypdfium2.PdfDocument:
 
 
 def _page_text(pdf: pypdfium2.PdfDocument, index: int, errors: list[Exception]) -> str:
+    page: Any = None  # pypdfium2 ships no type information
     try:
-        page: Any = pdf[index]  # pypdfium2 ships no type information
+        page = pdf[index]
+        return _CONTROL.sub("", "\n".join(_page_lines(page)))
     except pypdfium2.PdfiumError as error:  # one unreadable page must not cost the rest
         errors.append(error)
         return ""
-    try:
-        textpage = page.get_textpage()
-        try:
-            lines = textpage.get_text_range().split("\r\n")
-            baselines = _baselines(textpage, lines)
-        finally:
-            textpage.close()
-        blanks = _blank_rows(page, sorted(y for y in baselines if y is not None))
-        return _CONTROL.sub("", "\n".join(_with_blank_lines(lines, baselines, blanks)))
     finally:
-        page.close()
+        if page is not None:
+            page.close()
+
+
+def _page_lines(page: Any) -> Iterator[str]:
+    textpage = page.get_textpage()
+    try:
+        lines = textpage.get_text_range().split("\r\n")
+        baselines = _baselines(textpage, lines)
+    finally:
+        textpage.close()
+    blanks = _blank_rows(page, sorted(y for y in baselines if y is not None))
+    return _with_blank_lines(lines, baselines, blanks)
 
 
 def _baselines(textpage: Any, lines: list[str]) -> list[float | None]:
