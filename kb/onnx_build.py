@@ -4,8 +4,9 @@ Run once at install time (`make install` runs `python -m kb.onnx_build`); nothin
 downloaded. Export the transformer with mean pooling and normalisation as one graph
 (torch.onnx), fuse it with ONNX Runtime's BERT optimiser (attention, LayerNorm, GELU), write
 it atomically into `models_dir()` (inside the virtualenv) and check it against torch fp32.
-int8 (dynamic, per channel) was measured and dropped: no faster on this AVX2 CPU and a
-cosine to fp32 of 0.989 on the sample docs (README, Performance).
+int8 (dynamic, per channel) was measured and not kept: 1.25-1.63x faster on an AVX2 CPU,
+but its cosine to fp32 is under the 0.99 bar, or over it by 0.0003 only when layer 0 and
+the feed-forward outputs stay fp32 (README, Performance).
 """
 
 import argparse
