@@ -3,6 +3,8 @@ cache, KB_OCR modes, and what happens when Tesseract is missing."""
 
 import io
 import json
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,28 @@ def test_status_and_ingest_summary_say_whether_ocr_is_available(tmp_path, monkey
     finally:
         monkeypatch.undo()
         ocr_unavailable.cache_clear()
+
+
+def test_parsers_opening_a_new_ocr_cache_together_all_get_it(tmp_path: Path) -> None:
+    """Two parsing processes met a new cache at once and one file failed with "database
+    is locked" (SQLite refuses one of two WAL switches without waiting)."""
+    failures: list[str] = []
+
+    def open_and_write(path: Path, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            cache = OcrCache(path)
+            cache.put(f"page-{threading.get_ident()}", "text")
+            cache.close()
+        except sqlite3.OperationalError as error:
+            failures.append(str(error))
+
+    for trial in range(100):
+        start = threading.Barrier(4)
+        path = tmp_path / f"ocr-{trial}.sqlite"
+        threads = [threading.Thread(target=open_and_write, args=(path, start)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []

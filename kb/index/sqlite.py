@@ -10,6 +10,7 @@ from kb.index.catalog import DOCUMENTS, PASSAGES, Catalog, Dialect, NewChunk, Pa
 from kb.index.fts import Fts5Terms
 from kb.index.lexical import TermIndex
 from kb.index.schema import SQLITE_MIGRATIONS
+from kb.sqlite_wal import connect_wal
 
 FTS_TABLES = {PASSAGES: "chunks_fts", DOCUMENTS: "documents_fts"}
 FTS_FIELDS = {"chunks_fts": ("context", "text"), "documents_fts": ("title", "text")}
@@ -17,8 +18,7 @@ FTS_FIELDS = {"chunks_fts": ("context", "text"), "documents_fts": ("title", "tex
 
 class SqliteSession(Session):
     def __init__(self, path: Path) -> None:
-        self.raw = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.raw.execute("PRAGMA journal_mode=WAL")
+        self.raw = connect_wal(path, check_same_thread=False)
         self.raw.execute("PRAGMA synchronous=NORMAL")
         self.raw.execute("PRAGMA foreign_keys=ON")
 
