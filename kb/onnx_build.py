@@ -5,8 +5,8 @@ downloaded. Export the transformer with mean pooling and normalisation as one gr
 (torch.onnx), fuse it with ONNX Runtime's BERT optimiser (attention, LayerNorm, GELU), write
 it atomically into `models_dir()` (inside the virtualenv) and check it against torch fp32.
 int8 (dynamic, per channel) was measured and not kept: 1.25-1.63x faster on an AVX2 CPU,
-but its cosine to fp32 is under the 0.99 bar, or over it by 0.0003 only when layer 0 and
-the feed-forward outputs stay fp32 (README, Performance).
+but its cosine to fp32 is under the 0.99 bar, or, with layer 0 and the feed-forward
+outputs kept fp32, SEC's evidence recall falls outside its bar (README, Performance).
 """
 
 import argparse
