@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 
 from kb.errors import KBError
 from kb.settings import BF16, BF16_VARIANT, DEFAULT_EMBEDDING_MODEL, TORCH, Settings
+from kb.sqlite_wal import use_wal
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -240,8 +241,7 @@ class CachedEmbedder:
         self.name = inner.name
         self.max_tokens = inner.max_tokens
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(cache_path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = use_wal(sqlite3.connect(cache_path, check_same_thread=False))
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS embeddings ("
             " model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"

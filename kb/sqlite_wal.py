@@ -1,22 +1,20 @@
-"""SQLite files that several processes open at once (the catalog, the OCR cache)."""
+"""SQLite files that several processes open at once (the catalog, the OCR cache, the
+embedding cache)."""
 
 import sqlite3
 import time
-from pathlib import Path
 
 BUSY_TIMEOUT_S = 30
 RETRY_S = 0.01
 
 
-def connect_wal(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
-    """A connection in autocommit and WAL mode that waits up to BUSY_TIMEOUT_S for locks.
+def use_wal(db: sqlite3.Connection) -> sqlite3.Connection:
+    """`db` switched to WAL mode (readers beside the one writer), returned.
 
     Connections that open a new database together can deadlock switching it to WAL, and
     SQLite then answers one of them "database is locked" at once, without its busy
-    timeout (seen with two parsing processes and the OCR cache); that one tries again."""
-    db = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=check_same_thread
-    )
+    timeout (seen with two parsing processes and the OCR cache); that one tries again,
+    for up to BUSY_TIMEOUT_S."""
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     while True:
         try:

@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import shutil
+import sqlite3
 import subprocess
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from ingest.document import LoadError, LoadOptions, SkipFile
-from kb.sqlite_wal import connect_wal
+from kb.sqlite_wal import BUSY_TIMEOUT_S, use_wal
 
 INSTALL_HINT = "install it with `make install` or `apt-get install tesseract-ocr tesseract-ocr-eng`"
 PAGE_TIMEOUT_S = 180
@@ -120,7 +121,7 @@ class OcrCache:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect_wal(path)
+        self.db = use_wal(sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None))
         self.db.execute("CREATE TABLE IF NOT EXISTS ocr (key TEXT PRIMARY KEY, text TEXT NOT NULL)")
 
     def get(self, key: str) -> str | None:

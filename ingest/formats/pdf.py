@@ -97,7 +97,7 @@ def _baselines(textpage: Any, lines: list[str]) -> list[float | None]:
     baselines: list[float | None] = []
     index = 0
     for line in lines:
-        found = line and pdfium_c.FPDFText_GetCharOrigin(textpage.raw, index, x, y)
+        found = bool(line) and pdfium_c.FPDFText_GetCharOrigin(textpage.raw, index, x, y)
         baselines.append(y.value if found else None)
         index += len(line) + 2  # the "\r\n" pdfium puts between lines
     return baselines

@@ -10,7 +10,7 @@ from kb.index.catalog import DOCUMENTS, PASSAGES, Catalog, Dialect, NewChunk, Pa
 from kb.index.fts import Fts5Terms
 from kb.index.lexical import TermIndex
 from kb.index.schema import SQLITE_MIGRATIONS
-from kb.sqlite_wal import connect_wal
+from kb.sqlite_wal import BUSY_TIMEOUT_S, use_wal
 
 FTS_TABLES = {PASSAGES: "chunks_fts", DOCUMENTS: "documents_fts"}
 FTS_FIELDS = {"chunks_fts": ("context", "text"), "documents_fts": ("title", "text")}
@@ -18,7 +18,11 @@ FTS_FIELDS = {"chunks_fts": ("context", "text"), "documents_fts": ("title", "tex
 
 class SqliteSession(Session):
     def __init__(self, path: Path) -> None:
-        self.raw = connect_wal(path, check_same_thread=False)
+        self.raw = use_wal(
+            sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        )
         self.raw.execute("PRAGMA synchronous=NORMAL")
         self.raw.execute("PRAGMA foreign_keys=ON")
 
