@@ -19,7 +19,9 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +42,7 @@ from kb.writer import index_lock
 
 IN_FLIGHT = 8  # files parsed ahead of the embedder
 PROBE_TEXT = "kb: embedding check"
+PARSER_DIED = "its parsing process died (a crash in a parsing library, or out of memory)"
 
 
 class IndexSlot(Protocol):
@@ -291,9 +294,33 @@ def _prepare_all(
     if len(jobs) < 4:  # a worker process costs more than it saves
         yield from zip(jobs, (prepare(*call) for call in calls), strict=True)
         return
+    yield from zip(jobs, _prepare_in_workers(calls, workers), strict=True)
+
+
+def _prepare_in_workers(calls: list[tuple[Any, ...]], workers: int) -> Iterator[Prepared]:
+    """Prepared files in order, from worker processes. A worker that dies (a parser's C code
+    crashing, the kernel's OOM killer) breaks the whole pool, which cannot say which file
+    it held: the first unfinished file is then parsed again alone, and fails alone if its
+    process dies too, and the rest go on in a new pool."""
     context = multiprocessing.get_context("spawn")  # never fork a process that runs torch
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
-        yield from zip(jobs, _bounded_map(executor, calls), strict=True)
+    done = 0
+    while done < len(calls):
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
+                for prepared in _bounded_map(executor, calls[done:]):
+                    yield prepared
+                    done += 1
+        except BrokenProcessPool:
+            yield _prepare_alone(calls[done], context)
+            done += 1
+
+
+def _prepare_alone(call: tuple[Any, ...], context: BaseContext) -> Prepared:
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
+        try:
+            return executor.submit(prepare, *call).result()
+        except BrokenProcessPool:
+            return Prepared(content_hash="", error=PARSER_DIED)
 
 
 def _bounded_map(executor: Executor, calls: list[tuple[Any, ...]]) -> Iterator[Prepared]:

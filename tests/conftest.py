@@ -36,7 +36,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The default local embedder (int8 ONNX, built by `make install`)."""
+    """The default local embedder (`KB_EMBEDDING_RUNTIME=auto`: bf16 or ONNX fp32, by CPU)."""
     return create_embedder(Settings(data_dir=Path("unused")))
 
 
