@@ -20,7 +20,7 @@ import numpy as np
 from kb.errors import KBError
 from kb.index.catalog import Catalog, DocumentRecord, NewChunk, Session
 from kb.index.vectors import VectorStore, vector_ids
-from kb.settings import BF16_VARIANT, Settings, base_model
+from kb.settings import BF16, BF16_VARIANT, Settings, base_model
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,10 @@ class KnowledgeIndex:
         recorded = self.catalog.get_meta("embedding_model")
         if recorded is None or recorded == embedder_name:
             return
-        runtime = "bf16" if recorded.endswith(BF16_VARIANT) else "onnx"
+        precision = _precision(recorded)
+        runtime = BF16 if precision == BF16 else "onnx"  # the runtime that makes them
         raise KBError(
-            f"this index holds {_precision(recorded)} vectors of {base_model(recorded)!r}, "
+            f"this index holds {precision} vectors of {base_model(recorded)!r}, "
             f"but this process embeds in {_precision(embedder_name)} "
             f"(KB_EMBEDDING_RUNTIME); the two are not the same model output. Run `kb ingest "
             f"--rebuild DIR` to re-embed, or set KB_EMBEDDING_RUNTIME={runtime}."
@@ -225,4 +226,4 @@ def _ids(chunk: NewChunk) -> list[str]:
 
 
 def _precision(embedding_model: str) -> str:
-    return "bf16" if embedding_model.endswith(BF16_VARIANT) else "fp32"
+    return BF16 if embedding_model.endswith(BF16_VARIANT) else "fp32"
