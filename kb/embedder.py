@@ -18,7 +18,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from kb.errors import KBError
-from kb.settings import BF16, BF16_VARIANT, DEFAULT_EMBEDDING_MODEL, TORCH, Settings
+from kb.settings import BF16, BF16_MODEL, DEFAULT_EMBEDDING_MODEL, TORCH, Settings
 from kb.sqlite_wal import use_wal
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class Bf16Embedder(LocalEmbedder):
     own name. Queries are embedded by the fp32 ONNX graph: a few texts are fast in fp32,
     and loading PyTorch would cost a search from the CLI seconds."""
 
-    name = DEFAULT_EMBEDDING_MODEL + BF16_VARIANT
+    name = BF16_MODEL
     # Waiting threads sleep: the parsing processes need the cores (SEC cold ingest 143 s
     # against 163 s spinning, measured one after the other).
     wait_policy = "PASSIVE"

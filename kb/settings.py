@@ -20,6 +20,7 @@ BF16: Final = "bf16"
 TORCH: Final = "torch"
 EmbeddingRuntime = Literal["auto", "onnx", "bf16", "torch"]
 BF16_VARIANT = "@bf16"  # bf16 vectors are not the fp32 model's output: recorded apart
+BF16_MODEL = DEFAULT_EMBEDDING_MODEL + BF16_VARIANT  # what the bf16 runtime records
 BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # bf16 products in hardware
 
 
@@ -272,7 +273,7 @@ class Settings(BaseSettings):
     def embedding_variant(self) -> str:
         """The model output the index and the embedding cache record."""
         if self.embedding_model == DEFAULT_EMBEDDING_MODEL and self.local_runtime == BF16:
-            return DEFAULT_EMBEDDING_MODEL + BF16_VARIANT
+            return BF16_MODEL
         return self.embedding_model
 
     @property
