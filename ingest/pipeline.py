@@ -60,6 +60,9 @@ class IngestOptions:
     dry_run: bool = False
     collection: str = DEFAULT_COLLECTION  # the folder's documents all move there
     reindex: frozenset[str] = frozenset()  # paths read and indexed again even if unchanged
+    # Parse even one file in a worker process: a parser that crashes then costs that file,
+    # not this process (a server's).
+    parse_apart: bool = False
 
     def __post_init__(self) -> None:
         check_collection(self.collection)
@@ -221,7 +224,7 @@ def _sync(
         index.catalog.move_root(str(root), options.collection)
         cached = CachedEmbedder(embedder, settings.embedding_cache)
         try:
-            _index_files(index, cached, root, jobs, report, settings, progress, options.collection)
+            _index_files(index, cached, root, jobs, report, settings, progress, options)
         finally:
             cached.close()
         for record in vanished:
@@ -248,14 +251,14 @@ def _index_files(
     report: IngestReport,
     settings: Settings,
     progress: IngestProgress | None,
-    collection: str,
+    options: IngestOptions,
 ) -> None:
+    collection = options.collection
     if progress:
         progress.start(len(jobs))
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
     writer = BatchWriter(index, embedder, settings.ingest_batch_chunks, progress)
-    options = LoadOptions.from_settings(settings)
-    parsing = _prepare_all(jobs, max_tokens, settings.sentence_windows, options, settings.parsers)
+    parsing = _prepare_all(jobs, settings, max_tokens, options.parse_apart)
     for job, prepared in parsing:
         path = job.file.path
         if prepared.skip:  # a previous version, if any, stays searchable, as for a failure
@@ -277,24 +280,24 @@ def _index_files(
 
 
 def _prepare_all(
-    jobs: list[_Job], max_tokens: int, windows: bool, options: LoadOptions, workers: int
+    jobs: list[_Job], settings: Settings, max_tokens: int, apart: bool
 ) -> Iterator[tuple[_Job, Prepared]]:
     """Prepared files in order; parsed in worker processes when there is enough work
-    (several: parsing and a bf16 embedding both want the cores)."""
+    (several: parsing and a bf16 embedding both want the cores) or `apart` asks for it."""
     calls = [
         (
             job.file.absolute,
             job.record.content_hash if job.record and not job.force else None,
             max_tokens,
-            windows,
-            options,
+            settings.sentence_windows,
+            LoadOptions.from_settings(settings),
         )
         for job in jobs
     ]
-    if len(jobs) < 4:  # a worker process costs more than it saves
+    if len(jobs) < 4 and not apart:  # a worker process costs more than it saves
         yield from zip(jobs, (prepare(*call) for call in calls), strict=True)
         return
-    yield from zip(jobs, _prepare_in_workers(calls, workers), strict=True)
+    yield from zip(jobs, _prepare_in_workers(calls, settings.parsers), strict=True)
 
 
 def _prepare_in_workers(calls: list[tuple[Any, ...]], workers: int) -> Iterator[Prepared]:

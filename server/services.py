@@ -162,6 +162,7 @@ def _ingest_work(settings: Settings, live: LiveIndex, embedder: Embedder) -> Wor
             request.dry_run,
             request.collection,
             frozenset(request.reindex),
+            parse_apart=True,  # a parser's crash must not end the server
         )
         root = ingest_folder(Path(request.root))
         with _job_lock(settings):

@@ -1,5 +1,12 @@
 """Test helpers shared by the ingest and index tests."""
 
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -125,3 +132,27 @@ def search_sources(
         return [hit.source for hit in hits]
     finally:
         index.close()
+
+
+@contextmanager
+def killing_child_processes(count: int) -> Iterator[list[int]]:
+    """While the block runs, kills the first `count` processes this one starts (parsing
+    processes), as the kernel's OOM killer would; yields their pids."""
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill() -> None:
+        while len(killed) < count and not stop.is_set():
+            for child in multiprocessing.active_children():
+                if child.pid and child.pid not in killed and len(killed) < count:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    try:
+        yield killed
+    finally:
+        stop.set()
+        killer.join()

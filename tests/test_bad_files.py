@@ -2,17 +2,12 @@
 rest of the folder."""
 
 import io
-import multiprocessing
-import os
-import signal
-import threading
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import writers
-from helpers import make_pdf, search_sources
+from helpers import killing_child_processes, make_pdf, search_sources
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from ingest.document import LoadError, LoadOptions
@@ -168,26 +163,12 @@ def test_password_protected_opendocument(tmp_path):
         load_document(Path("locked.odt"), buffer.getvalue())
 
 
-def kill_parsing_processes(count: int, killed: list[int]) -> None:
-    """Kills the first `count` processes this one starts, as the OOM killer would."""
-    deadline = time.monotonic() + 120
-    while len(killed) < count and time.monotonic() < deadline:
-        for child in multiprocessing.active_children():
-            if child.pid and child.pid not in killed and len(killed) < count:
-                os.kill(child.pid, signal.SIGKILL)
-                killed.append(child.pid)
-        time.sleep(0.005)
-
-
 def test_a_parsing_process_that_dies_costs_its_file_only(settings, docs, embedder):
     for n in range(5):
         (docs / f"note-{n}.md").write_text(f"# Note {n}\n\nThe code of note {n} is ZX{n}Q.\n")
     one_parser = settings.model_copy(update={"parse_workers": 1})
-    killed: list[int] = []
-    killer = threading.Thread(target=kill_parsing_processes, args=(2, killed))
-    killer.start()
-    report = ingest(one_parser, docs, embedder=embedder)
-    killer.join()
+    with killing_child_processes(2) as killed:
+        report = ingest(one_parser, docs, embedder=embedder)
     # The first kill breaks the pool; the file it may have held is parsed again alone, and
     # the second kill ends that process: that file fails, the others are indexed.
     assert len(killed) == 2

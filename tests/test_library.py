@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from ingest.pipeline import PARSER_DIED
 from kb.settings import Settings
 from server.access import Access, Action
 from server.app import create_app
 from server.context import RequestContext
 from server.errors import HTTPError
-from tests.helpers import make_pdf
+from tests.helpers import killing_child_processes, make_pdf
 from tests.serving import LiveServer, copy_index
 
 FINISHED = ("done", "failed", "cancelled")
@@ -171,6 +172,19 @@ def test_a_corrupt_file_fails_with_its_reason_and_the_rest_are_indexed(http: htt
     chunks = http.get(f"/api/library/documents/{indexed['doc_id']}/chunks").json()
     assert chunks["total"] >= 1 and chunks["items"][0]["locator"]["label"] == "page 1"
     assert "otter sanctuary" in chunks["items"][0]["text"]
+
+
+def test_a_parser_that_dies_fails_its_upload_and_the_server_goes_on(http: httpx.Client) -> None:
+    """The server parses even one file in a process of its own, so a parser's crash (here
+    the process is killed) ends that process, not the server."""
+    with killing_child_processes(2) as killed:
+        sent = upload(http, "crane.md", b"# Crane\n\nThe crane migration passes in October.\n")
+        failed = settled(http, sent["upload_id"])
+    assert len(killed) == 2  # the parsing process, then the one that parsed the file again
+    assert (failed["status"], failed["reason"]) == ("failed", PARSER_DIED)
+    sent = upload(http, "stork.md", b"# Stork\n\nThe white stork nests on the church roof.\n")
+    assert settled(http, sent["upload_id"])["status"] == "indexed"
+    assert "stork.md" in sources(http, "white stork church roof")
 
 
 def test_remove_an_upload_and_refuse_to_remove_a_folder_document(
