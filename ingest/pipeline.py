@@ -284,13 +284,14 @@ def _prepare_all(
 ) -> Iterator[tuple[_Job, Prepared]]:
     """Prepared files in order; parsed in worker processes when there is enough work
     (several: parsing and a bf16 embedding both want the cores) or `apart` asks for it."""
+    load = LoadOptions.from_settings(settings)
     calls = [
         (
             job.file.absolute,
             job.record.content_hash if job.record and not job.force else None,
             max_tokens,
             settings.sentence_windows,
-            LoadOptions.from_settings(settings),
+            load,
         )
         for job in jobs
     ]

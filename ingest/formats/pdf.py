@@ -34,7 +34,8 @@ USABLE_TEXT = 20  # fewer letters and digits than this on a page: no usable text
 OCR_DPI = 300  # Tesseract's accuracy falls off below about 300 dpi for body text
 SAME_BASELINE = 1.0  # points: a text object this close to a line's baseline is on that line
 LINE_SPACING = 0.8  # of the font size: pypdf's distance for a new line
-# pdfium is not thread-safe; a server may parse attachments in more than one thread.
+# pdfium is not thread-safe. Ingests parse in one thread per process (a server's in
+# worker processes); the lock keeps any caller that parses on threads correct.
 _PDFIUM = threading.Lock()
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from kb.errors import KBError
 from kb.index.catalog import Catalog, DocumentRecord, NewChunk, Session
 from kb.index.vectors import VectorStore, vector_ids
-from kb.settings import BF16, BF16_VARIANT, Settings, base_model
+from kb.settings import BF16, BF16_VARIANT, ONNX, Settings, base_model
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class KnowledgeIndex:
         if recorded is None or recorded == embedder_name:
             return
         precision = _precision(recorded)
-        runtime = BF16 if precision == BF16 else "onnx"  # the runtime that makes them
+        runtime = BF16 if precision == BF16 else ONNX  # the runtime that makes them
         raise KBError(
             f"this index holds {precision} vectors of {base_model(recorded)!r}, "
             f"but this process embeds in {_precision(embedder_name)} "
